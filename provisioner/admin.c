@@ -32,6 +32,7 @@ struct session {
 	struct daemon	*d;
 	int		 fd;
 	uid_t		 uid;
+	int		 refused;	/* not an admin: answer, then close */
 	char		 actor[32];
 };
 
@@ -586,7 +587,8 @@ session_main(void *arg)
 
 	buf_init(&b, JSONL_MAX_LINE + 8192);
 	for (;;) {
-		if (jsonl_read(ss->fd, &b, ADMIN_IDLE_MS, &req, &e) !=
+		if (jsonl_read(ss->fd, &b, ss->refused ? 2000 : ADMIN_IDLE_MS,
+		    &req, &e) !=
 		    JSONL_OK) {
 			if (strcmp(e, "closed") && strcmp(e, "timeout"))
 				reply(ss->fd, err("bad_request", e));
@@ -597,8 +599,11 @@ session_main(void *arg)
 				break;
 			continue;
 		}
-		reply(ss->fd, dispatch(ss, req));
+		reply(ss->fd, ss->refused ? err("unauthorized",
+		    "not an admin uid") : dispatch(ss, req));
 		json_decref(req);
+		if (ss->refused)
+			break;
 	}
 	buf_clear(&b);
 	close(ss->fd);
@@ -634,10 +639,7 @@ admin_accept(struct daemon *d, int listen_fd)
 	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd == -1)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    !admin_allowed(d, cred.uid)) {
-		log_info("admin socket: refused uid %u", (unsigned)cred.uid);
-		reply(fd, err("unauthorized", "not an admin uid"));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		close(fd);
 		return;
 	}
@@ -651,6 +653,12 @@ admin_accept(struct daemon *d, int listen_fd)
 	ss->d = d;
 	ss->fd = fd;
 	ss->uid = cred.uid;
+	/* A refused peer still gets its answer after its request is read,
+	 * so the reply is not lost to a reset of unread data. */
+	if (!admin_allowed(d, cred.uid)) {
+		log_info("admin socket: refused uid %u", (unsigned)cred.uid);
+		ss->refused = 1;
+	}
 	snprintf(ss->actor, sizeof(ss->actor), "uid:%u", (unsigned)cred.uid);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
