@@ -285,7 +285,8 @@ config_load(const char *path)
 	}
 	r = ini_parse_stream(reader, &l, handler, &l);
 	fclose(l.fp);
-	if (r > 0 && l.errors == 0) {
+	if (r > 0) {
+		/* The handler never fails, so r is a syntax error's line. */
 		fprintf(stderr, "%s:%d: syntax error\n", path, r);
 		l.errors++;
 	} else if (r < 0) {

@@ -10,15 +10,14 @@
 
 static int t_failed;
 
+/* cond is evaluated exactly once: it may have side effects. */
 #define T_CHECK(cond, ...) do {						\
-	if (cond) {							\
-		printf("PASS ");					\
-	} else {							\
-		printf("FAIL ");					\
+	int t_c_ = (cond) ? 1 : 0;					\
+	printf(t_c_ ? "PASS " : "FAIL ");				\
+	if (!t_c_)							\
 		t_failed = 1;						\
-	}								\
 	printf(__VA_ARGS__);						\
-	printf("%s\n", (cond) ? "" : "  [" #cond "]");			\
+	printf("%s\n", t_c_ ? "" : "  [" #cond "]");			\
 	fflush(stdout);							\
 } while (0)
 
