@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "common/log.h"
 
 static const char	*log_name = "agentid";
 static int		 log_max = LOG_LEVEL_INFO;
+static int		 log_to_syslog;
 static pthread_mutex_t	 log_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static void	vlog(int, const char *, const char *, va_list)
@@ -24,6 +26,13 @@ log_init(const char *name, int level)
 {
 	log_name = name;
 	log_max = level;
+}
+
+void
+log_syslog(void)
+{
+	openlog(log_name, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_to_syslog = 1;
 }
 
 void
@@ -54,6 +63,16 @@ vlog(int level, const char *suffix, const char *fmt, va_list ap)
 
 	if (level > log_max)
 		return;
+	if (log_to_syslog) {
+		static const int pri[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
+		    LOG_DEBUG };
+		char msg[1024];
+
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		syslog(pri[level], suffix ? "%s: %s" : "%s%s", msg,
+		    suffix ? suffix : "");
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -19,6 +19,8 @@ enum {
  * Logs go to stderr, one line each, with a timestamp. */
 void	log_init(const char *name, int level);
 void	log_setlevel(int level);
+/* From now on, log to syslog (LOG_DAEMON) instead of stderr. */
+void	log_syslog(void);
 int	log_level_parse(const char *s);	/* -1 when unknown */
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -181,8 +181,11 @@ main(int argc, char *argv[])
 	if ((d.mailbox = mailbox_start(c, ingest_inbound, &d, &errstr)) ==
 	    NULL)
 		fatalx("mail: %s", errstr);
-	if (!foreground && daemon(0, 0) == -1)
-		fatal("daemon");
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_syslog();
+	}
 	store_release();	/* reopened by the new process as needed */
 	drop_privileges(c, dbpath);
 	admin_watch_all(&d);
