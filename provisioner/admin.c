@@ -235,13 +235,27 @@ op_list(struct session *ss, json_t *req)
 	return json_pack("{s:b, s:o}", "ok", 1, "agents", arr);
 }
 
+struct showctx {
+	struct daemon	*d;
+	json_t		*arr;
+};
+
 static int
 show_one(const struct identity_row *r, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s, s:s?, "
-	    "s:I}", "channel", r->channel, "address", r->address, "provider",
-	    r->provider, "state", r->state, "error", *r->error ? r->error :
-	    NULL, "attempts", (json_int_t)r->attempts));
+	struct showctx *sc = arg;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I}", "channel",
+	    r->channel, "address", r->address, "provider", r->provider,
+	    "state", r->state, "error", *r->error ? r->error : NULL,
+	    "attempts", (json_int_t)r->attempts);
+	/* The watcher's own view: last poll, TLS or login errors. */
+	if (strcmp(r->channel, "email") == 0 &&
+	    strcmp(r->state, "active") == 0)
+		json_object_set_new(o, "watch",
+		    mailbox_status_one(sc->d->mailbox, r->address));
+	json_array_append_new(sc->arr, o);
 	return 0;
 }
 
@@ -251,15 +265,17 @@ op_show(struct session *ss, json_t *req)
 	struct store *s = store_get();
 	const char *name = str_arg(req, "name");
 	struct agent_row a;
+	struct showctx sc;
 	json_t *ids;
 
-	(void)ss;
 	if (name == NULL)
 		return err("bad_request", "show needs a name");
 	if (store_agent_by_name(s, name, &a) != 0)
 		return err("not_found", "no such agent");
 	ids = json_array();
-	store_identity_each(s, a.id, NULL, show_one, ids);
+	sc.d = ss->d;
+	sc.arr = ids;
+	store_identity_each(s, a.id, NULL, show_one, &sc);
 	return json_pack("{s:b, s:{s:s, s:s, s:o, s:I, s:o, s:o, s:o}}",
 	    "ok", 1, "agent", "name", a.name, "state", a.revoked ? "revoked" :
 	    "active", "uid", a.uid >= 0 ? json_integer(a.uid) : json_null(),
@@ -467,7 +483,7 @@ op_status(struct session *ss, json_t *req)
 
 	(void)req;
 	return json_pack("{s:b, s:i, s:I, s:I, s:I, s:{s:I, s:I}, s:I, s:I, "
-	    "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o}}", "ok", 1, "version", 1,
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o}}", "ok", 1, "version", 1,
 	    "uptime", (json_int_t)(store_now() - d->started),
 	    "agents", (json_int_t)count(s, "SELECT count(*) FROM agents "
 	    "WHERE state = 'active'"),
@@ -481,6 +497,7 @@ op_status(struct session *ss, json_t *req)
 	    "counters", "ingested", (json_int_t)atomic_load(&d->ingested),
 	    "duplicates", (json_int_t)atomic_load(&d->duplicates),
 	    "dropped", (json_int_t)atomic_load(&d->dropped),
+	    "skipped", (json_int_t)atomic_load(&d->skipped),
 	    "delivered", (json_int_t)atomic_load(&d->delivered),
 	    "auth_failures", (json_int_t)atomic_load(&d->auth_failures),
 	    "channels", "sms", phone_status(d->phone),

@@ -34,6 +34,8 @@ struct daemon {
 	atomic_long	 ingested;
 	atomic_long	 duplicates;
 	atomic_long	 dropped;	/* for no active identity */
+	atomic_long	 skipped;	/* mail not parsed: too large,
+					   rejected, quarantined */
 	atomic_long	 auth_failures;
 };
 

@@ -56,7 +56,7 @@ ingest(struct daemon *d, const struct inbound *in0, long long agent_id,
 	}
 	if ((s = store_get()) == NULL)
 		return INBOUND_RETRY;
-	if (use == NULL && in.error_code == 0) {
+	if (use == NULL && in.error_code == 0 && in.skipped == NULL) {
 		struct extract_input ei;
 
 		res = xcalloc(1, sizeof(*res));
@@ -91,6 +91,13 @@ ingest(struct daemon *d, const struct inbound *in0, long long agent_id,
 			break;
 		}
 		atomic_fetch_add(&d->ingested, 1);
+		if (in.skipped) {
+			/* Stored (so the cursor moves on), never extracted. */
+			atomic_fetch_add(&d->skipped, 1);
+			log_warnx("ingest: email message %lld for agent %lld "
+			    "not parsed: %s", out->message_id, out->agent_id,
+			    in.skipped);
+		}
 		log_info("ingest: message %lld for agent %lld: %d code(s), "
 		    "%d link(s), %d held", out->message_id, out->agent_id,
 		    out->codes, out->links, out->held);
