@@ -35,6 +35,15 @@ struct inbound {
 	/* IMAP cursor to advance in the same transaction; 0 when not IMAP. */
 	unsigned long long	 uidvalidity;
 	unsigned long long	 uid;
+	/* Email only (appended by the mail channel): NULL for a normally
+	 * parsed message, else a static reason it was not parsed: "too
+	 * large" (over MIME_MAX_SIZE, never fetched), "rejected" (the parser
+	 * refused it) or "quarantined" (it crashed the parser child twice).
+	 * Such a message still gets stored, so the IMAP cursor moves past
+	 * it; extracted then points at an empty result, and a quarantined
+	 * message carries its raw bytes in text/textlen so the store keeps
+	 * them encrypted for the admin (never parsed, never extracted). */
+	const char		*skipped;
 };
 
 /*

@@ -44,4 +44,9 @@ void		 mailbox_unwatch(struct mailbox *, const char *address);
 /* Per-mailbox last poll, last error, counters (new reference). */
 json_t		*mailbox_status(struct mailbox *);
 
+/* The watcher's view of one address (state, last_error, error_at,
+ * retry_at, last_ok, last_uid, counters), or JSON null when it is not
+ * watched; for `agentid show` (new reference). */
+json_t		*mailbox_status_one(struct mailbox *, const char *address);
+
 #endif
