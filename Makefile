@@ -9,7 +9,7 @@ B	?= build
 BIN	?= bin
 
 PKGS	 = libetpan libesmtp-1.0 jansson libcurl sqlite3 libmicrohttpd gnutls \
-	   inih libpsl libseccomp
+	   inih libpsl libseccomp openssl
 WARN	 = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla -Wno-unused-parameter
 CFLAGS	?= -O2 -g
@@ -31,11 +31,12 @@ FUZZERS	 = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 DEB_PKGS = build-essential pkg-config libetpan-dev libesmtp-dev libjansson-dev \
 	   libcurl4-gnutls-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev \
-	   libinih-dev libpsl-dev libseccomp-dev sqlite3 python3 \
+	   libinih-dev libpsl-dev libseccomp-dev sqlite3 python3 libssl-dev \
 	   dovecot-imapd dovecot-lmtpd python3-aiosmtpd clang \
 	   libclang-rt-14-dev util-linux wrk valgrind ca-certificates
 
 .PHONY: all deps check unit integ asan fuzz bench demo install clean
+.SECONDARY:
 all: $(BIN)/agentidd $(BIN)/agentid
 
 deps:
