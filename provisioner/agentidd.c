@@ -25,6 +25,7 @@
 #include "provisioner/daemon.h"
 #include "provisioner/ingest.h"
 #include "provisioner/mailbox.h"
+#include "provisioner/notify.h"
 #include "provisioner/phone.h"
 #include "provisioner/server.h"
 #include "provisioner/store.h"
@@ -162,6 +163,12 @@ main(int argc, char *argv[])
 	d.conf = c;
 	d.euid = geteuid();
 	d.started = store_now();
+	/* Before any thread starts: fork() keeps only the calling thread. */
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_syslog();
+	}
 	if ((d.notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
 		fatal("eventfd");
 	if (ensure_dir(c->state_dir, 0700) == -1)
@@ -181,15 +188,10 @@ main(int argc, char *argv[])
 	if ((d.mailbox = mailbox_start(c, ingest_inbound, &d, &errstr)) ==
 	    NULL)
 		fatalx("mail: %s", errstr);
-	if (!foreground) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		log_syslog();
-	}
-	store_release();	/* reopened by the new process as needed */
 	drop_privileges(c, dbpath);
 	admin_watch_all(&d);
 	admin_start_releaser(&d);
+	notify_start(&d);
 	log_info("started (phone %s, mail %s)", c->phone_provider,
 	    c->mail_provider);
 	server_run(sv);
