@@ -430,7 +430,8 @@ try_deliver(struct server *sv, struct conn *c)
 	o = json_pack("{s:b, s:{s:I, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, "
 	    "s:s?}}", "ok", 1, "secret", "id", (json_int_t)r.id, "kind",
 	    r.kind, "value", r.value, "channel", r.channel, "from", r.from,
-	    "subject", *r.subject ? r.subject : NULL, "origin", *r.origin ? r.origin : NULL,
+	    "subject", *r.subject ? r.subject : NULL,
+	    "origin", *r.origin ? r.origin : NULL,
 	    "received_at", (json_int_t)r.received_at, "link_domain",
 	    *r.link_domain ? r.link_domain : NULL);
 	log_info("agent %s: delivered secret %lld (%s, %s)", c->agent, r.id,
