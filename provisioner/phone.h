@@ -36,21 +36,13 @@ int		 phone_release(struct phone *, const char *number,
 		    const char *ref, char *err, size_t errlen);
 
 /*
- * Tell the channel that an active identity holds number (call it for each
- * such identity after phone_start, at start-up).  Held numbers are polled
- * (twilio, with [twilio] poll_interval) and never handed out again
- * (gateway).  phone_acquire holds what it returns; phone_release lets go.
+ * Optional: tell the channel that an identity holds number.  Not needed
+ * by the daemon: the Twilio poller reads the active numbers from the
+ * store and the gateway provider asks store_address_taken(); held
+ * numbers are polled and never handed out too.  phone_acquire holds what
+ * it returns; phone_release lets go.
  */
 void		 phone_hold(struct phone *, const char *number);
-
-/*
- * Optional: the daemon's answer to "does an identity (active or still
- * releasing) hold this number?", asked by the gateway provider before it
- * hands out one of the configured numbers, on top of the held set.
- * Called from phone_acquire's thread; must not call back into phone.
- */
-typedef int	(*phone_taken_cb)(const char *number, void *arg);
-void		 phone_set_taken_cb(struct phone *, phone_taken_cb, void *arg);
 
 /* The bound webhook port, 0 when no server runs (tests use port 0). */
 int		 phone_webhook_port(const struct phone *);
