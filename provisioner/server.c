@@ -459,12 +459,15 @@ op_wait(struct server *sv, struct conn *c, json_t *req)
 
 	if (parse_filter(c, req) == -1)
 		return;
-	timeout = opt_int(req, "timeout", 60, 0, sv->d->conf->wait_max, &bad);
+	/* Longer than wait_max is capped, not refused (DESIGN §6). */
+	timeout = opt_int(req, "timeout", 60, 0, (long long)1 << 40, &bad);
 	if (bad) {
-		conn_error(c, "bad_request", "timeout must be 0..wait_max "
-		    "seconds");
+		conn_error(c, "bad_request", "timeout must be a number of "
+		    "seconds, 0 or more");
 		return;
 	}
+	if (timeout > sv->d->conf->wait_max)
+		timeout = sv->d->conf->wait_max;
 	if (try_deliver(sv, c))
 		return;
 	if (timeout == 0) {
