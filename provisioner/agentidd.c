@@ -183,6 +183,7 @@ main(int argc, char *argv[])
 	socket_dir(c->admin_socket);
 	if ((sv = server_new(&d, &errstr)) == NULL)
 		fatalx("sockets: %s", errstr);
+	ingest_start();
 	if ((d.phone = phone_start(c, ingest_inbound, &d, &errstr)) == NULL)
 		fatalx("phone: %s", errstr);
 	if ((d.mailbox = mailbox_start(c, ingest_inbound, &d, &errstr)) ==

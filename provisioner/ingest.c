@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,105 @@
 #include "common/xmalloc.h"
 #include "extract/extract.h"
 #include "provisioner/ingest.h"
+#include "provisioner/notify.h"
+
+#define BATCH_MAX	512
+
+/* A message waiting for the committer; lives on its caller's stack. */
+struct pending {
+	struct ingest_job	 job;
+	enum inbound_status	 status;
+	int			 done;
+	struct pending		*next;
+};
+
+static pthread_mutex_t	 q_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 q_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 q_done = PTHREAD_COND_INITIALIZER;
+static struct pending	*q_head, **q_tail = &q_head;
+static int		 q_running;
+
+/*
+ * Group commit: every message waiting when the previous COMMIT finished
+ * goes into the next transaction, so one fsync acknowledges many.  A
+ * lone message is committed at once; nobody waits for a batch to fill.
+ */
+static void *
+committer(void *arg)
+{
+	struct pending *batch[BATCH_MAX];
+	struct ingest_job jobs[BATCH_MAX];
+	size_t n, i;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&q_mtx);
+		while (q_head == NULL)
+			pthread_cond_wait(&q_work, &q_mtx);
+		for (n = 0; q_head && n < BATCH_MAX; n++) {
+			batch[n] = q_head;
+			q_head = q_head->next;
+		}
+		if (q_head == NULL)
+			q_tail = &q_head;
+		pthread_mutex_unlock(&q_mtx);
+		for (i = 0; i < n; i++) {
+			jobs[i] = batch[i]->job;
+			jobs[i].status = &batch[i]->status;
+		}
+		if (store_get() == NULL)
+			for (i = 0; i < n; i++)
+				batch[i]->status = INBOUND_RETRY;
+		else
+			secrets_ingest_batch(store_get(), jobs, n);
+		pthread_mutex_lock(&q_mtx);
+		for (i = 0; i < n; i++)
+			batch[i]->done = 1;
+		pthread_cond_broadcast(&q_done);
+		pthread_mutex_unlock(&q_mtx);
+	}
+	return NULL;
+}
+
+void
+ingest_start(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, committer, NULL) != 0)
+		fatalx("cannot start the commit thread");
+	pthread_detach(t);
+	q_running = 1;
+}
+
+/* Hand one message to the committer and wait for its transaction. */
+static enum inbound_status
+commit_one(const struct ingest_job *job)
+{
+	struct pending p;
+
+	if (!q_running) {
+		enum inbound_status st = INBOUND_RETRY;
+		struct ingest_job j = *job;
+		struct store *s = store_get();
+
+		j.status = &st;
+		if (s)
+			secrets_ingest_batch(s, &j, 1);
+		return st;
+	}
+	memset(&p, 0, sizeof(p));
+	p.job = *job;
+	p.status = INBOUND_RETRY;
+	pthread_mutex_lock(&q_mtx);
+	*q_tail = &p;
+	q_tail = &p.next;
+	pthread_cond_signal(&q_work);
+	while (!p.done)
+		pthread_cond_wait(&q_done, &q_mtx);
+	pthread_mutex_unlock(&q_mtx);
+	return p.status;
+}
 
 int
 ingest_needs_approval(const struct config *c, const char *sender)
@@ -40,7 +140,7 @@ ingest(struct daemon *d, const struct inbound *in0, long long agent_id,
 	struct extract_result *res = NULL;
 	const struct extract_result *use = in0->extracted;
 	enum inbound_status st;
-	struct store *s;
+	struct ingest_job job;
 	char to[256];
 	size_t i;
 
@@ -54,8 +154,6 @@ ingest(struct daemon *d, const struct inbound *in0, long long agent_id,
 			to[i] = (char)tolower((unsigned char)to[i]);
 		in.to = to;
 	}
-	if ((s = store_get()) == NULL)
-		return INBOUND_RETRY;
 	if (use == NULL && in.error_code == 0 && in.skipped == NULL) {
 		struct extract_input ei;
 
@@ -74,9 +172,17 @@ ingest(struct daemon *d, const struct inbound *in0, long long agent_id,
 		extract_run(&ei, res);
 		use = res;
 	}
-	st = secrets_ingest(s, &in, agent_id, use,
-	    ingest_needs_approval(d->conf, in.from), d->conf->code_ttl,
-	    d->conf->body_retention, out);
+	/* Extraction ran here, in the caller's thread; only the inserts
+	 * are serialized. */
+	memset(&job, 0, sizeof(job));
+	job.in = &in;
+	job.agent_id = agent_id;
+	job.res = use;
+	job.held = ingest_needs_approval(d->conf, in.from);
+	job.code_ttl = d->conf->code_ttl;
+	job.retention = d->conf->body_retention;
+	job.out = out;
+	st = commit_one(&job);
 	if (res) {
 		explicit_bzero(res, sizeof(*res));
 		free(res);
@@ -102,6 +208,17 @@ ingest(struct daemon *d, const struct inbound *in0, long long agent_id,
 		    "%d link(s), %d held", out->message_id, out->agent_id,
 		    out->codes, out->links, out->held);
 		daemon_notify(d, NOTIFY_SECRET, out->agent_id);
+		if (out->held > 0) {
+			struct agent_row a;
+
+			/* Tell the owner, off this thread (notify.h). */
+			if (store_get() == NULL || store_agent_by_id(
+			    store_get(), out->agent_id, &a) != 0)
+				a.name[0] = '\0';
+			for (i = 0; i < (size_t)out->held; i++)
+				notify_held(d, a.name, out->held_ids[i],
+				    in.from);
+		}
 		break;
 	case INBOUND_UNKNOWN:
 		atomic_fetch_add(&d->dropped, 1);

@@ -11,6 +11,10 @@
 #include "provisioner/daemon.h"
 #include "provisioner/secrets.h"
 
+/* Start the group-commit thread (before any channel starts).  Without
+ * it, each message commits on its caller's own connection. */
+void	ingest_start(void);
+
 /* The inbound_cb given to channels; arg is the struct daemon. */
 enum inbound_status ingest_inbound(const struct inbound *, void *arg);
 

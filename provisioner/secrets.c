@@ -79,8 +79,9 @@ add_secret(struct store *s, long long msg, long long agent_id,
 	return seal_into(s, "secrets", "value", *id, value, strlen(value));
 }
 
-enum inbound_status
-secrets_ingest(struct store *s, const struct inbound *in, long long agent_id,
+/* The inserts of one message; the caller holds a transaction. */
+static enum inbound_status
+ingest_rows(struct store *s, const struct inbound *in, long long agent_id,
     const struct extract_result *res, int held, long long code_ttl,
     long long retention, struct ingest_result *out)
 {
@@ -94,15 +95,11 @@ secrets_ingest(struct store *s, const struct inbound *in, long long agent_id,
 	memset(out, 0, sizeof(*out));
 	recv = in->received_at > 0 && in->received_at <= now + 60 ?
 	    in->received_at : now;
-	if (store_begin(s) == -1)
-		return INBOUND_RETRY;
 	if (agent_id == 0) {
 		rc = store_identity_find(s, channel_name[in->channel],
 		    in->to ? in->to : "", &ident);
-		if (rc != 0) {
-			store_rollback(s);
+		if (rc != 0)
 			return rc == 1 ? INBOUND_UNKNOWN : INBOUND_RETRY;
-		}
 		agent_id = ident.agent_id;
 		identity_id = ident.id;
 	}
@@ -200,13 +197,61 @@ cursor:
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto fail;
 	}
-	if (store_commit(s) == -1)
-		return INBOUND_RETRY;
 	return INBOUND_STORED;
 fail:
 	log_warnx("store: ingest failed: %s", sqlite3_errmsg(store_db(s)));
-	store_rollback(s);
 	return INBOUND_RETRY;
+}
+
+enum inbound_status
+secrets_ingest_batch(struct store *s, const struct ingest_job *jobs,
+    size_t n)
+{
+	enum inbound_status st;
+	size_t i;
+
+	if (store_begin(s) == -1)
+		goto retry;
+	for (i = 0; i < n; i++) {
+		const struct ingest_job *j = &jobs[i];
+
+		/* A savepoint per message: one bad message does not take the
+		 * others of its batch down with it. */
+		if (sqlite3_exec(store_db(s), "SAVEPOINT msg", NULL, NULL,
+		    NULL) != SQLITE_OK) {
+			store_rollback(s);
+			goto retry;
+		}
+		st = ingest_rows(s, j->in, j->agent_id, j->res, j->held,
+		    j->code_ttl, j->retention, j->out);
+		if (st != INBOUND_STORED)
+			sqlite3_exec(store_db(s), "ROLLBACK TO msg", NULL, NULL,
+			    NULL);
+		sqlite3_exec(store_db(s), "RELEASE msg", NULL, NULL, NULL);
+		*j->status = st;
+	}
+	if (store_commit(s) == -1)
+		goto retry;
+	return INBOUND_STORED;
+retry:
+	/* Nothing of the batch is on disk: every sender must retry. */
+	for (i = 0; i < n; i++)
+		*jobs[i].status = INBOUND_RETRY;
+	return INBOUND_RETRY;
+}
+
+enum inbound_status
+secrets_ingest(struct store *s, const struct inbound *in, long long agent_id,
+    const struct extract_result *res, int held, long long code_ttl,
+    long long retention, struct ingest_result *out)
+{
+	struct ingest_job j = { in, agent_id, res, held, code_ttl, retention,
+	    out, NULL };
+	enum inbound_status st = INBOUND_RETRY;
+
+	j.status = &st;
+	secrets_ingest_batch(s, &j, 1);
+	return st;
 }
 
 /* The WHERE clause every secret query shares; binds ?1..?7. */

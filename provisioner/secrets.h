@@ -44,6 +44,18 @@ struct ingest_result {
 	long long	 held_ids[4];
 };
 
+/* One message of a group commit; pointers are borrowed. */
+struct ingest_job {
+	const struct inbound		*in;
+	long long			 agent_id;
+	const struct extract_result	*res;
+	int				 held;
+	long long			 code_ttl;
+	long long			 retention;
+	struct ingest_result		*out;
+	enum inbound_status		*status;	/* written back */
+};
+
 /* Minimum confidence for a code or link to be stored as a secret. */
 #define SECRETS_MIN_CONFIDENCE	0.5
 
@@ -58,6 +70,12 @@ enum inbound_status secrets_ingest(struct store *, const struct inbound *in,
 		    long long agent_id, const struct extract_result *res,
 		    int held, long long code_ttl, long long retention,
 		    struct ingest_result *out);
+
+/* Store n messages in one transaction (one fsync), each under its own
+ * savepoint; every *status is set.  If the COMMIT fails, every status is
+ * INBOUND_RETRY: nothing may be acknowledged. */
+enum inbound_status secrets_ingest_batch(struct store *,
+		    const struct ingest_job *jobs, size_t n);
 
 /* 0 delivered into *row, 1 nothing matches, 2 the newest match was
  * filtered by the provider (error 30038), -1 error. */
