@@ -33,7 +33,9 @@ jsonl_next(struct buf *b, json_t **out, const char **errstr)
 	o = json_loadb(b->data, n, JSON_REJECT_DUPLICATES, &jerr);
 	buf_consume(b, n + 1);
 	if (o == NULL) {
-		/* jansson's text quotes no input, so it is safe to return. */
+		/* jansson's text may quote a little of the input (e.g. a
+		 * token): it goes back to the same client only, never to a
+		 * log. */
 		snprintf(msg, sizeof(msg), "invalid JSON: %.120s", jerr.text);
 		*errstr = msg;
 		return JSONL_BAD;

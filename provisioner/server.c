@@ -277,10 +277,6 @@ authenticate(struct server *sv, struct conn *c, json_t *req)
 	char hash[STORE_TOKEN_HASH_LEN];
 	int rc;
 
-	if (af->count >= AUTH_MAX_FAIL) {
-		conn_error(c, "busy", "too many failed attempts; wait");
-		return -1;
-	}
 	if (s == NULL) {
 		conn_error(c, "internal", "store unavailable");
 		return -1;
@@ -316,8 +312,15 @@ authenticate(struct server *sv, struct conn *c, json_t *req)
 	}
 	return 0;
 unauthorized:
-	af->count++;
+	/* Past the limit a uid's bad attempts get "busy" and lose their
+	 * connection; a valid token from that uid still works, so agents
+	 * sharing a uid cannot lock each other out. */
 	atomic_fetch_add(&sv->d->auth_failures, 1);
+	if (++af->count > AUTH_MAX_FAIL) {
+		conn_error(c, "busy", "too many failed attempts; wait");
+		c->closing = 1;
+		return -1;
+	}
 	log_info("agent socket: failed authentication from uid %u",
 	    (unsigned)c->uid);
 	conn_error(c, "unauthorized", "unknown token, or not allowed for "
