@@ -33,7 +33,7 @@ DEB_PKGS = build-essential pkg-config libetpan-dev libesmtp-dev libjansson-dev \
 	   libcurl4-gnutls-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev \
 	   libinih-dev libpsl-dev libseccomp-dev sqlite3 python3 libssl-dev \
 	   dovecot-imapd dovecot-lmtpd python3-aiosmtpd clang \
-	   libclang-rt-14-dev util-linux wrk valgrind ca-certificates
+	   libclang-rt-14-dev util-linux wrk valgrind ca-certificates openssl
 
 .PHONY: all deps check unit integ asan fuzz bench demo install clean
 .SECONDARY:
@@ -100,7 +100,7 @@ bench: all
 	@B=$(B) BIN=$(BIN) tests/bench/run
 
 demo: deps all
-	@BIN=$(BIN) tests/demo.sh
+	@AGENTID_BIN=$$(cd $(BIN) && pwd) /usr/bin/python3 tests/demo.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
