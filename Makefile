@@ -33,7 +33,8 @@ DEB_PKGS = build-essential pkg-config libetpan-dev libesmtp-dev libjansson-dev \
 	   libcurl4-gnutls-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev \
 	   libinih-dev libpsl-dev libseccomp-dev sqlite3 python3 libssl-dev \
 	   dovecot-imapd dovecot-lmtpd python3-aiosmtpd clang \
-	   libclang-rt-14-dev util-linux wrk valgrind ca-certificates openssl
+	   libclang-rt-14-dev util-linux wrk valgrind ca-certificates man-db \
+	   openssl openssl
 
 .PHONY: all deps check unit integ asan fuzz bench demo install clean
 .SECONDARY:
