@@ -15,6 +15,7 @@
 #include "cli/client.h"
 #include "cli/cliutil.h"
 #include "cli/outfmt.h"
+#include "common/clock.h"
 #include "common/xmalloc.h"
 
 #define CONNECT_TIMEOUT_MS	(5 * 1000)
@@ -174,15 +175,6 @@ agentcmd_whoami(struct cliargs *a)
 	return EXIT_OK;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What the countdown says we wait for, e.g. "a code by sms from "Acme"". */
 static void
 describe(struct cliargs *a, char *buf, size_t len)
@@ -269,7 +261,7 @@ agentcmd_wait(struct cliargs *a)
 	}
 	if (timeout < 0)
 		timeout = AGENTCMD_DEFAULT_WAIT;
-	deadline = mono_ms() + timeout * 1000 + WAIT_MARGIN_MS;
+	deadline = clock_ms() + timeout * 1000 + WAIT_MARGIN_MS;
 	tty = !a->json && isatty(STDERR_FILENO);
 	describe(a, what, sizeof(what));
 	if (tty) {
@@ -277,7 +269,7 @@ agentcmd_wait(struct cliargs *a)
 		signal(SIGTERM, on_interrupt);
 	}
 	for (;;) {
-		long long now = mono_ms(), left = deadline - now;
+		long long now = clock_ms(), left = deadline - now;
 		long long secs = (left - WAIT_MARGIN_MS + 999) / 1000;
 
 		if (tty && secs != shown) {
@@ -289,7 +281,7 @@ agentcmd_wait(struct cliargs *a)
 		st = client_recv(fd, &b, left <= 0 ? 0 : tty ?
 		    (int)(left < 250 ? left : 250) : (int)left, &resp,
 		    &errstr);
-		if (st != CLIENT_TIMEOUT || mono_ms() >= deadline)
+		if (st != CLIENT_TIMEOUT || clock_ms() >= deadline)
 			break;
 	}
 	if (tty) {

@@ -15,6 +15,7 @@
 #include "cli/cliutil.h"
 #include "cli/mcp.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/jsonl.h"
 #include "common/xmalloc.h"
 
@@ -59,15 +60,6 @@ struct mcp {
 	int		 eof;
 	struct call	 calls[MCP_MAX_CALLS];
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Write one message (stolen) as a line. */
 static void
@@ -389,7 +381,7 @@ tools_call(struct mcp *m, json_t *id, json_t *params)
 	c->tool = (enum tool)i;
 	c->id = json_incref(id);
 	c->timeout = timeout >= 0 ? timeout : AGENTCMD_DEFAULT_WAIT;
-	c->deadline = mono_ms() + (c->tool == TOOL_WAIT_CODE ||
+	c->deadline = clock_ms() + (c->tool == TOOL_WAIT_CODE ||
 	    c->tool == TOOL_WAIT_LINK ? c->timeout * 1000 + ANSWER_MARGIN_MS :
 	    QUICK_TIMEOUT_MS);
 	buf_init(&c->b, client_bufmax());
@@ -643,7 +635,7 @@ mcp_run(int in_fd, int out_fd, const char *socket, const char *token)
 	for (i = 0; i < MCP_MAX_CALLS; i++)
 		m.calls[i].fd = -1;
 	while (!m.eof) {
-		long long now = mono_ms(), next = -1;
+		long long now = clock_ms(), next = -1;
 		int n = 0, r;
 
 		pfd[n].fd = m.in;

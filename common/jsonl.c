@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/jsonl.h"
 
 enum jsonl_status
@@ -88,20 +89,11 @@ jsonl_write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum jsonl_status
 jsonl_read(int fd, struct buf *b, int timeout_ms, json_t **out,
     const char **errstr)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
 	char chunk[4096];
 
 	for (;;) {
@@ -118,7 +110,7 @@ jsonl_read(int fd, struct buf *b, int timeout_ms, json_t **out,
 		}
 		wait = -1;
 		if (deadline >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - clock_ms();
 
 			if (left <= 0) {
 				*errstr = "timeout";

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/jsonl.h"
 #include "common/log.h"
@@ -60,15 +61,6 @@ struct server {
 	struct authfail	 fails[64];
 	long long	 next_expire;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 server_listen(const char *path, mode_t mode, const char **errstr)
@@ -482,7 +474,7 @@ op_wait(struct server *sv, struct conn *c, json_t *req)
 		return;
 	}
 	c->waiting = 1;
-	c->deadline_ms = now_ms() + timeout * 1000;
+	c->deadline_ms = clock_ms() + timeout * 1000;
 	atomic_fetch_add(&sv->d->waiters, 1);
 }
 
@@ -662,7 +654,7 @@ on_revoked(struct server *sv, long long agent_id, int revoked)
 static void
 tick(struct server *sv)
 {
-	long long now = now_ms();
+	long long now = clock_ms();
 	struct conn *c;
 
 	for (c = sv->conns; c; c = c->next) {
@@ -715,7 +707,7 @@ server_run(struct server *sv)
 	log_info("serving %s (agents) and %s (admin)",
 	    sv->d->conf->agent_socket, sv->d->conf->admin_socket);
 	for (;;) {
-		long long now = now_ms(), wait = 1000;
+		long long now = clock_ms(), wait = 1000;
 
 		if (cap < sv->nconns + 4) {
 			cap = sv->nconns + 64;
