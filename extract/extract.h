@@ -16,6 +16,10 @@
 #define EXTRACT_ORIGIN_MAX	256
 #define EXTRACT_URL_MAX		2048
 
+/* Every code returned has at least this confidence; a link below it was
+ * considered but is not a confirmation link (footer, decoy, unknown). */
+#define EXTRACT_LINK_MIN	0.5
+
 enum extract_kind {
 	EXTRACT_SMS,
 	EXTRACT_EMAIL

@@ -425,6 +425,7 @@ static const struct lit connectors[] = {
 	L("號"), L("为："), L("是："), L("番号"), L("を"), L("는:"), L("을"), L("를"),
 	L("№"), L("nr"), L("n°"), L("nº"), L("n."), L("cua"), L("ban"),
 	L("la"), L("quy"), L("khach"), L("của"), L("quý"), L("khách"),
+	L("が"), L("の"), L("jest"), L("twoim"), L("sua"),
 };
 
 /* Words that may also stand between a decoy and its number ("card

@@ -61,11 +61,11 @@ static const char *const pos_words[] = {
 	"create password", "choose a password", "complete registration",
 	"complete your registration", "finish signing up", "finish setting up",
 	"finish creating", "accept invitation", "accept invite",
-	"accept the invitation", "approve", "authorize", "yes, it",
+	"accept the invitation", "approve", "yes, it",
 	"it was me", "it's me", "it’s me", "this is me", "that was me",
 	"complete sign", "complete your sign", "finish sign",
 	"finish your sign", "claim your account", "set up your account",
-	"accept", "unlock", "authenticate", "subscribe me", "yes, subscribe",
+	"accept", "unlock", "subscribe me", "yes, subscribe",
 	/* de */ "bestätig", "verifizier", "aktivier",
 	"zurücksetzen", "freischalten",
 	/* es pt */ "confirma", "verifica", "activa", "ativa",
@@ -94,8 +94,7 @@ static const char *const pos_words[] = {
  * a token. */
 static const char *const weak_words[] = {
 	"sign in", "sign-in", "signin", "log in", "log-in", "login",
-	"continue", "enable", "join ", "access your account",
-	"access my account", "go to your account", "open ", "anmelden",
+	"continue", "enable", "join ", "open ", "anmelden",
 	"iniciar sesi", "entrar", "acceder", "se connecter", "connexion",
 	"accedi", "inloggen", "войти", "вход", "увійти", "zaloguj",
 	"giriş", "تسجيل الدخول", "התחבר", "ورود", "登录", "登入",

@@ -9,9 +9,8 @@
 
 #include "extract/extract.h"
 
-/* Links whose confidence is below this are not confirmation links;
+/* Links below EXTRACT_LINK_MIN (extract.h) are not confirmation links;
  * they are reported so a user can see what was considered. */
-#define LINKS_CONFIRM_MIN	0.5
 
 /* Fill res->links / res->nlinks from in (HTML anchors first, then URLs
  * in the text and, for SMS, the body).  Returns the number of links. */

@@ -78,7 +78,7 @@ header(const char *h, size_t n, const char *key, char *out, size_t cap)
 static int
 best_link(const struct extract_result *r, char *out, size_t cap)
 {
-	if (r->nlinks == 0 || r->links[0].confidence < 0.5) {
+	if (r->nlinks == 0 || r->links[0].confidence < EXTRACT_LINK_MIN) {
 		snprintf(out, cap, "-");
 		return 0;
 	}
