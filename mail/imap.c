@@ -8,11 +8,13 @@
  * stream (libetpan's timeouts are per read, and a few of its loops never
  * time out at all; notes: libs.md §1.3).
  *
- * TLS: libetpan's GnuTLS build accepts any certificate, so the chain is
- * verified here (tlscheck) right after the handshake, before the
- * greeting is parsed and long before LOGIN.  A bad certificate means no
- * LOGIN, an error in the status, and a retry with backoff.
+ * TLS: libetpan's GnuTLS build accepts any certificate, so sessions run
+ * on tlscheck's own stream driver, which verifies the chain and the host
+ * name inside the handshake, before the greeting is parsed and long
+ * before LOGIN.  A bad certificate means no LOGIN, an error in the
+ * status, and a retry with backoff.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -43,14 +45,14 @@
 #define IDLE_FAILS_MAX	3		/* then poll instead */
 #define ERR_LEN		256
 /*
- * Debian's libetpan is built without USE_POLL: every blocking read calls
- * select() on the socket and on the stream's cancel pipe, and an fd at
- * or above FD_SETSIZE (1024) there aborts the process (fortified
- * FD_SET).  A session costs three fds, so at most MAX_SESSIONS sessions
- * stay open (in IDLE); further mailboxes are polled with short sessions
- * (and tlscheck_connect() refuses sockets too close to the limit).
+ * Every session holds one socket (tlscheck's driver; libetpan's own took
+ * three fds and waited with select(), which aborts on fds >= 1024).
+ * Sessions stay open (in IDLE) while the fd limit leaves FD_RESERVE for
+ * the rest of the daemon; further mailboxes are polled with short
+ * sessions.
  */
-#define MAX_SESSIONS	280
+#define FD_RESERVE	256
+#define MAX_SESSIONS	16384
 
 enum mb_state {
 	MB_DOWN,
@@ -63,6 +65,7 @@ struct mbox {
 	struct mbox	*next;		/* imap->boxes, under imap->lock */
 	int		 worker;
 	int		 removed;	/* under imap->lock */
+	int		 kicked;	/* under imap->lock: look now */
 	char		*address;
 	char		*password;	/* wiped on free */
 
@@ -266,7 +269,17 @@ imap_new(const struct imap_conf *c, imap_msg_cb cb, void *arg, char *err,
 		im->conf.rescan_window = 86400;
 	im->cb = cb;
 	im->arg = arg;
-	im->max_sessions = MAX_SESSIONS;
+	{
+		struct rlimit rl;
+
+		im->max_sessions = MAX_SESSIONS;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < (rlim_t)MAX_SESSIONS + FD_RESERVE)
+			im->max_sessions = rl.rlim_cur > 2 * FD_RESERVE ?
+			    (int)rl.rlim_cur - FD_RESERVE :
+			    (int)rl.rlim_cur / 2;
+	}
 	pthread_mutex_init(&im->lock, NULL);
 	pthread_cond_init(&im->wd_cond, NULL);
 	im->nw = im->conf.workers;
@@ -421,6 +434,25 @@ imap_unwatch(struct imap *im, const char *address)
 	}
 }
 
+void
+imap_kick(struct imap *im, const char *address)
+{
+	struct mbox *m;
+	int wk = -1;
+
+	pthread_mutex_lock(&im->lock);
+	for (m = im->boxes; m != NULL; m = m->next) {
+		if (!m->removed && strcasecmp(m->address, address) == 0) {
+			m->kicked = 1;
+			wk = m->worker;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&im->lock);
+	if (wk != -1)
+		wake(&im->w[wk]);
+}
+
 json_t *
 imap_status(struct imap *im)
 {
@@ -449,9 +481,10 @@ imap_status(struct imap *im)
 		    "errors", (json_int_t)m->errors,
 		    "logins", (json_int_t)m->logins));
 	}
+	root = json_pack("{s:o, s:i, s:s, s:i, s:i, s:i}", "mailboxes", arr,
+	    "workers", im->nw, "host", im->host, "port", im->conf.port,
+	    "sessions", im->sessions, "max_sessions", im->max_sessions);
 	pthread_mutex_unlock(&im->lock);
-	root = json_pack("{s:o, s:i, s:s, s:i}", "mailboxes", arr, "workers",
-	    im->nw, "host", im->host, "port", im->conf.port);
 	return root;
 }
 
@@ -537,29 +570,14 @@ box_connect(struct worker *w, struct mbox *m, char *err, size_t errlen)
 	if ((fd = tlscheck_connect(c->host, c->port, c->timeout, err, errlen)) ==
 	    -1)
 		return -1;
-
-	if (c->tls == IMAP_TLS_IMPLICIT) {
-		wd_arm_fd(w, m, NULL, fd, c->timeout + 5);
-		st = mailstream_ssl_open_with_callback_timeout(fd, c->timeout,
-		    tlscheck_sni, im->host);
-		wd_arm(w, m, NULL, 0);
-		if (st == NULL) {
-			close(fd);
-			snprintf(err, errlen, "TLS handshake with %s:%d "
-			    "failed", c->host, c->port);
-			return -1;
-		}
-		/* Before the IMAP parser sees a byte of the greeting. */
-		if (tlscheck_stream(w->tc, st, c->host, err, errlen) == -1) {
-			mailstream_close(st);
-			return -1;
-		}
-	} else if ((st = mailstream_socket_open_timeout(fd, c->timeout)) ==
-	    NULL) {
-		close(fd);
-		snprintf(err, errlen, "cannot set up the stream");
+	/* The certificate is verified inside the handshake, before the
+	 * IMAP parser sees a byte of the greeting. */
+	wd_arm_fd(w, m, NULL, fd, c->timeout + 5);
+	st = tlscheck_open(w->tc, fd, c->host, c->tls == IMAP_TLS_IMPLICIT,
+	    c->timeout, err, errlen);
+	wd_arm(w, m, NULL, 0);
+	if (st == NULL)
 		return -1;
-	}
 	if ((m->s = mailimap_new(0, NULL)) == NULL) {
 		mailstream_close(st);
 		snprintf(err, errlen, "out of memory");
@@ -575,19 +593,18 @@ box_connect(struct worker *w, struct mbox *m, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->tls == IMAP_TLS_STARTTLS) {
-		/* The stream's low layer is swapped during STARTTLS: only
-		 * the socket (which stays) may be touched meanwhile. */
-		wd_arm_fd(w, m, NULL, mailstream_low_get_fd(
-		    mailstream_get_low(m->s->imap_stream)), c->timeout * 2);
-		r = mailimap_socket_starttls_with_callback(m->s, tlscheck_sni,
-		    im->host);
-		wd_arm(w, m, NULL, 0);
-		if (r != MAILIMAP_NO_ERROR) {
-			snprintf(err, errlen, "STARTTLS failed (%d)", r);
+		if ((r = mailimap_starttls(m->s)) != MAILIMAP_NO_ERROR) {
+			snprintf(err, errlen, "STARTTLS refused (%d)", r);
 			return -1;
 		}
-		if (tlscheck_stream(w->tc, m->s->imap_stream, c->host,
-		    err, errlen) == -1)
+		/* The stream's low layer is swapped: only the socket (which
+		 * stays) may be touched by the watchdog meanwhile. */
+		wd_arm_fd(w, m, NULL, mailstream_low_get_fd(
+		    mailstream_get_low(m->s->imap_stream)), c->timeout + 5);
+		r = tlscheck_starttls(w->tc, m->s->imap_stream, c->host,
+		    c->timeout, err, errlen);
+		wd_arm(w, m, NULL, 0);
+		if (r == -1)
 			return -1;
 		wd_arm(w, m, m->s->imap_stream, c->timeout * 2);
 	}
@@ -1040,6 +1057,15 @@ worker_main(void *arg)
 				    sizeof(*pfd));
 				pmap = xreallocarray(pmap, cap + 1,
 				    sizeof(*pmap));
+			}
+			if (m->kicked) {
+				/* Someone saw new mail arrive: sync now. */
+				m->kicked = 0;
+				if (m->state == MB_IDLE)
+					m->pending = 1;
+				else if (m->error_at == 0 ||
+				    m->last_error[0] == '\0')
+					m->due = 0;
 			}
 			mine[n++] = m;
 			pp = &m->next;

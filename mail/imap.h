@@ -76,12 +76,22 @@ void		 imap_free(struct imap *);
 int		 imap_watch(struct imap *, const char *address,
 		    const char *password, unsigned long long uidvalidity,
 		    unsigned long long last_uid, long delay);
+/*
+ * New mail is known to have arrived for address (e.g. a local delivery
+ * agent or a maildir watch said so): sync it now instead of waiting for
+ * the server's IDLE push (Dovecot delays those by 500 ms) or the next
+ * poll.  A mailbox in error backoff keeps its backoff.
+ */
+void		 imap_kick(struct imap *, const char *address);
+
 /* Stop watching; a blocked network call on that mailbox is cancelled. */
 void		 imap_unwatch(struct imap *, const char *address);
 
-/* {"mailboxes": [{address, state, idle, uidvalidity, last_uid,
- * last_ok, last_error, error_at, retry_at, fetched, skipped, errors,
- * logins}], "workers": N} (new reference). */
+/* {"mailboxes": [{address, state (down|idle|poll), idle, uidvalidity,
+ * last_uid, last_ok, last_error, error_at, retry_at, fetched, skipped,
+ * errors, logins}], "workers", "host", "port", "sessions" (open now),
+ * "max_sessions" (beyond it mailboxes are polled with short sessions)}
+ * (new reference). */
 json_t		*imap_status(struct imap *);
 
 #endif

@@ -1,59 +1,68 @@
 /*
- * Certificate verification with a GnuTLS trust list: the whole chain is
- * checked against the anchors, the leaf against the configured host
- * name (never a name from DNS or the server) and the TLS server purpose.
- * Also the connection setup around it that libetpan does unsafely: DNS
- * and TCP connect with deadlines (libetpan's getaddrinfo() has none),
- * SNI, and a look at data GnuTLS holds that poll() cannot see.
+ * Our own libetpan stream driver.  libetpan's TLS driver (GnuTLS build)
+ * verifies no certificate, waits with select() (an fd >= 1024 aborts
+ * the process, so a daemon could not hold more than ~300 sessions, each
+ * costing a socket and a cancel pipe), and its plain driver spins
+ * forever on EOF inside a literal (notes: libs.md §1.2-1.3).  This
+ * driver does the handshake itself with GnuTLS, verifying the chain and
+ * the configured host name before it returns, waits with poll() under a
+ * per-wait timeout, costs one fd, reports EOF as an error, never raises
+ * SIGPIPE, and is cancelled from another thread by a flag plus
+ * shutdown().  Also the DNS and TCP connect, with deadlines.
  */
-#include <sys/select.h>
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <libetpan/libetpan.h>
-#include <libetpan/mailstream_ssl.h>
 
 #include "common/xmalloc.h"
 #include "mail/tlscheck.h"
 
-#define FD_MARGIN	16
+#define STREAM_BUFFER	8192
+/* TLS 1.2 or newer; the rest of GnuTLS's defaults. */
+#define PRIORITY	"NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL"
 
-/*
- * 0 when fd and the next few fds a libetpan stream will take (its cancel
- * pipe gets the lowest free ones) are safely below FD_SETSIZE: Debian's
- * libetpan waits with select(), and an fd >= FD_SETSIZE there aborts.
- */
-static int
-fd_headroom(int fd)
-{
-	int probe[3], i, n = 0, rc = 0;
+struct tlscheck {
+	gnutls_certificate_credentials_t cred;	/* trust anchors only */
+};
 
-	if (fd >= FD_SETSIZE - FD_MARGIN)
-		return -1;
-	for (i = 0; i < 3; i++) {
-		if ((probe[i] = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
-			break;
-		n++;
-		if (probe[i] >= FD_SETSIZE - FD_MARGIN)
-			rc = -1;
-	}
-	for (i = 0; i < n; i++)
-		close(probe[i]);
-	return rc;
-}
+struct tls_low {
+	int			 fd;
+	gnutls_session_t	 session;	/* NULL: plain */
+	long			 timeout;	/* seconds per wait */
+	atomic_int		 cancelled;
+};
+
+static ssize_t	low_read(mailstream_low *, void *, size_t);
+static ssize_t	low_write(mailstream_low *, const void *, size_t);
+static int	low_close(mailstream_low *);
+static int	low_get_fd(mailstream_low *);
+static void	low_free(mailstream_low *);
+static void	low_cancel(mailstream_low *);
+static struct mailstream_cancel *low_get_cancel(mailstream_low *);
+static carray	*low_chain(mailstream_low *);
+static int	low_idle(mailstream_low *);
+
+static mailstream_low_driver tls_driver = {
+	low_read, low_write, low_close, low_get_fd, low_free, low_cancel,
+	low_get_cancel, low_chain, low_idle, low_idle, low_idle
+};
 
 static int
 is_ip(const char *h)
@@ -65,11 +74,14 @@ is_ip(const char *h)
 	    inet_pton(AF_INET6, h, &a6) == 1;
 }
 
-#define MAX_CHAIN	16
+static long long
+now_ms(void)
+{
+	struct timespec ts;
 
-struct tlscheck {
-	gnutls_x509_trust_list_t tl;
-};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct tlscheck *
 tlscheck_new(const char *ca_file, char *err, size_t errlen)
@@ -78,16 +90,16 @@ tlscheck_new(const char *ca_file, char *err, size_t errlen)
 	int n;
 
 	t = xcalloc(1, sizeof(*t));
-	if (gnutls_x509_trust_list_init(&t->tl, 0) < 0) {
-		snprintf(err, errlen, "tls: cannot create a trust list");
+	if (gnutls_certificate_allocate_credentials(&t->cred) < 0) {
+		snprintf(err, errlen, "tls: cannot allocate credentials");
 		free(t);
 		return NULL;
 	}
 	if (ca_file != NULL && ca_file[0] != '\0')
-		n = gnutls_x509_trust_list_add_trust_file(t->tl, ca_file,
-		    NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+		n = gnutls_certificate_set_x509_trust_file(t->cred, ca_file,
+		    GNUTLS_X509_FMT_PEM);
 	else
-		n = gnutls_x509_trust_list_add_system_trust(t->tl, 0, 0);
+		n = gnutls_certificate_set_x509_system_trust(t->cred);
 	if (n <= 0) {
 		snprintf(err, errlen, "tls: no trust anchors loaded from %s%s%s",
 		    ca_file && *ca_file ? ca_file : "the system store",
@@ -103,58 +115,200 @@ tlscheck_free(struct tlscheck *t)
 {
 	if (t == NULL)
 		return;
-	gnutls_x509_trust_list_deinit(t->tl, 1);
+	gnutls_certificate_free_credentials(t->cred);
 	free(t);
 }
 
-int
-tlscheck_verify(struct tlscheck *t, const unsigned char **der,
-    const size_t *derlen, size_t n, const char *host, char *err,
-    size_t errlen)
+/* Wait until fd is ready for events, at most until deadline (ms). */
+static int
+wait_fd(struct tls_low *t, short events, long long deadline)
 {
-	gnutls_x509_crt_t crt[MAX_CHAIN];
-	gnutls_typed_vdata_st vd[2];
-	gnutls_datum_t d, out = { NULL, 0 };
-	unsigned int status = 0;
-	size_t i, ncrt = 0;
-	int r, rc = -1;
+	struct pollfd pfd;
+	long long left;
+	int r;
 
-	if (n == 0) {
-		snprintf(err, errlen, "certificate: the server sent none");
-		return -1;
+	for (;;) {
+		if (atomic_load(&t->cancelled))
+			return -1;
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		pfd.fd = t->fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return atomic_load(&t->cancelled) ? -1 : 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
 	}
-	if (n > MAX_CHAIN)
-		n = MAX_CHAIN;
-	for (i = 0; i < n; i++) {
-		if (gnutls_x509_crt_init(&crt[i]) < 0) {
-			snprintf(err, errlen, "certificate: out of memory");
-			goto done;
+}
+
+static ssize_t
+low_read(mailstream_low *s, void *buf, size_t n)
+{
+	struct tls_low *t = s->data;
+	long long deadline = now_ms() + t->timeout * 1000;
+	ssize_t r;
+
+	for (;;) {
+		if (atomic_load(&t->cancelled) || t->fd == -1)
+			return -1;
+		if (t->session != NULL) {
+			r = gnutls_record_recv(t->session, buf, n);
+			if (r > 0)
+				return r;
+			/* EOF is an error here: libetpan's literal reader
+			 * would otherwise loop on 0 forever. */
+			if (r == 0)
+				return -1;
+			if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED &&
+			    gnutls_error_is_fatal((int)r))
+				return -1;
+			if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
+				continue;	/* a warning alert */
+		} else {
+			r = recv(t->fd, buf, n, MSG_DONTWAIT);
+			if (r > 0)
+				return r;
+			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR))
+				return -1;
 		}
-		ncrt++;
-		d.data = (unsigned char *)(uintptr_t)der[i];
-		d.size = (unsigned int)derlen[i];
-		if ((r = gnutls_x509_crt_import(crt[i], &d,
-		    GNUTLS_X509_FMT_DER)) < 0) {
-			snprintf(err, errlen, "certificate %zu unreadable: %s",
-			    i, gnutls_strerror(r));
-			goto done;
+		if (wait_fd(t, POLLIN, deadline) == -1)
+			return -1;
+	}
+}
+
+static ssize_t
+low_write(mailstream_low *s, const void *buf, size_t n)
+{
+	struct tls_low *t = s->data;
+	long long deadline = now_ms() + t->timeout * 1000;
+	const char *p = buf;
+	size_t off = 0;
+	ssize_t r;
+
+	while (off < n) {
+		if (atomic_load(&t->cancelled) || t->fd == -1)
+			return -1;
+		if (t->session != NULL) {
+			r = gnutls_record_send(t->session, p + off, n - off);
+			if (r < 0 && r != GNUTLS_E_AGAIN &&
+			    r != GNUTLS_E_INTERRUPTED)
+				return -1;
+		} else {
+			r = send(t->fd, p + off, n - off, MSG_DONTWAIT |
+			    MSG_NOSIGNAL);
+			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				return -1;
 		}
+		if (r > 0) {
+			off += (size_t)r;
+			deadline = now_ms() + t->timeout * 1000;
+			continue;
+		}
+		if (wait_fd(t, POLLOUT, deadline) == -1)
+			return -1;
 	}
-	memset(vd, 0, sizeof(vd));
-	vd[0].type = GNUTLS_DT_DNS_HOSTNAME;
-	vd[0].data = (unsigned char *)(uintptr_t)host;
-	vd[0].size = 0;		/* NUL-terminated */
-	vd[1].type = GNUTLS_DT_KEY_PURPOSE_OID;
-	vd[1].data = (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_SERVER;
-	vd[1].size = 0;
-	r = gnutls_x509_trust_list_verify_crt2(t->tl, crt, (unsigned)ncrt,
-	    vd, 2, 0, &status, NULL);
-	if (r < 0) {
-		snprintf(err, errlen, "certificate: verification failed: %s",
-		    gnutls_strerror(r));
-		goto done;
+	return (ssize_t)n;
+}
+
+/* No TLS close_notify: the peer may be gone, and it could block. */
+static int
+low_close(mailstream_low *s)
+{
+	struct tls_low *t = s->data;
+
+	if (t->fd != -1)
+		close(t->fd);
+	t->fd = -1;
+	return 0;
+}
+
+static int
+low_get_fd(mailstream_low *s)
+{
+	return ((struct tls_low *)s->data)->fd;
+}
+
+static void
+low_free(mailstream_low *s)
+{
+	struct tls_low *t = s->data;
+
+	if (t != NULL) {
+		if (t->fd != -1)
+			close(t->fd);
+		if (t->session != NULL)
+			gnutls_deinit(t->session);
+		free(t);
 	}
-	if (status != 0) {
+	free(s);
+}
+
+/* Any thread: the blocked (or next) read or write fails at once. */
+static void
+low_cancel(mailstream_low *s)
+{
+	struct tls_low *t = s->data;
+
+	atomic_store(&t->cancelled, 1);
+	if (t->fd != -1)
+		(void)shutdown(t->fd, SHUT_RDWR);
+}
+
+static struct mailstream_cancel *
+low_get_cancel(mailstream_low *s)
+{
+	(void)s;
+	return NULL;
+}
+
+static carray *
+low_chain(mailstream_low *s)
+{
+	(void)s;
+	return NULL;	/* verified during the handshake already */
+}
+
+/* libetpan's own IDLE waiting is not used: poll() the fd instead. */
+static int
+low_idle(mailstream_low *s)
+{
+	(void)s;
+	return -1;
+}
+
+/* Handshake with a deadline; the certificate is checked inside it. */
+static int
+handshake(struct tls_low *t, const char *host, char *err, size_t errlen)
+{
+	long long deadline = now_ms() + t->timeout * 1000;
+	gnutls_datum_t out = { NULL, 0 };
+	unsigned int status;
+	int r;
+
+	for (;;) {
+		r = gnutls_handshake(t->session);
+		if (r == GNUTLS_E_SUCCESS)
+			return 0;
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			if (wait_fd(t, gnutls_record_get_direction(t->session) ?
+			    POLLOUT : POLLIN, deadline) == -1) {
+				snprintf(err, errlen, "TLS handshake with %s "
+				    "timed out or was cancelled", host);
+				return -1;
+			}
+			continue;
+		}
+		if (!gnutls_error_is_fatal(r))
+			continue;
+		break;
+	}
+	if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		status = gnutls_session_get_verify_cert_status(t->session);
 		if (gnutls_certificate_verification_status_print(status,
 		    GNUTLS_CRT_X509, &out, 0) == 0 && out.data != NULL)
 			snprintf(err, errlen, "certificate for %s: %s", host,
@@ -162,16 +316,132 @@ tlscheck_verify(struct tlscheck *t, const unsigned char **der,
 		else
 			snprintf(err, errlen, "certificate for %s not trusted "
 			    "(status 0x%x)", host, status);
-		goto done;
-	}
-	rc = 0;
-done:
-	gnutls_free(out.data);
-	for (i = 0; i < ncrt; i++)
-		gnutls_x509_crt_deinit(crt[i]);
-	return rc;
+		gnutls_free(out.data);
+	} else
+		snprintf(err, errlen, "TLS handshake with %s failed: %s", host,
+		    gnutls_strerror(r));
+	return -1;
 }
 
+/* A low layer on fd: TLS (handshake and verification done) or plain. */
+static mailstream_low *
+low_new(struct tlscheck *tc, int fd, const char *host, int tls,
+    long timeout, char *err, size_t errlen)
+{
+	struct tls_low *t;
+	mailstream_low *low;
+	int r;
+
+	t = xcalloc(1, sizeof(*t));
+	t->fd = fd;
+	t->timeout = timeout > 0 ? timeout : 30;
+	atomic_init(&t->cancelled, 0);
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (tls) {
+		if ((r = gnutls_init(&t->session, GNUTLS_CLIENT |
+		    GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) < 0 ||
+		    (r = gnutls_priority_set_direct(t->session, PRIORITY,
+		    NULL)) < 0 ||
+		    (r = gnutls_credentials_set(t->session,
+		    GNUTLS_CRD_CERTIFICATE, tc->cred)) < 0 ||
+		    (!is_ip(host) && (r = gnutls_server_name_set(t->session,
+		    GNUTLS_NAME_DNS, host, strlen(host))) < 0)) {
+			snprintf(err, errlen, "TLS setup failed: %s",
+			    gnutls_strerror(r));
+			goto fail;
+		}
+		/* Chain against our anchors, leaf against the configured
+		 * name (an IP literal is matched to IP SANs). */
+		gnutls_session_set_verify_cert(t->session, host, 0);
+		gnutls_transport_set_int(t->session, fd);
+		if (handshake(t, host, err, errlen) == -1)
+			goto fail;
+	}
+	if ((low = mailstream_low_new(t, &tls_driver)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return low;
+fail:
+	if (t->session != NULL)
+		gnutls_deinit(t->session);
+	free(t);
+	return NULL;
+}
+
+struct _mailstream *
+tlscheck_open(struct tlscheck *tc, int fd, const char *host, int tls,
+    long timeout, char *err, size_t errlen)
+{
+	mailstream_low *low;
+	mailstream *s;
+
+	if ((low = low_new(tc, fd, host, tls, timeout, err, errlen)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	if ((s = mailstream_new(low, STREAM_BUFFER)) == NULL) {
+		mailstream_low_free(low);	/* closes fd */
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return s;
+}
+
+int
+tlscheck_starttls(struct tlscheck *tc, struct _mailstream *s,
+    const char *host, long timeout, char *err, size_t errlen)
+{
+	mailstream_low *old = mailstream_get_low(s), *low;
+	struct tls_low *t;
+	int fd;
+
+	if (old == NULL || old->driver != &tls_driver) {
+		snprintf(err, errlen, "STARTTLS on a foreign stream");
+		return -1;
+	}
+	/* Anything the server sent after its OK would be read as if it came
+	 * through TLS (CVE-2020-15953 style injection): refuse. */
+	if (s->read_buffer_len > 0) {
+		snprintf(err, errlen, "data pipelined after STARTTLS; refused");
+		return -1;
+	}
+	t = old->data;
+	if (t->session != NULL) {
+		snprintf(err, errlen, "STARTTLS on a TLS stream");
+		return -1;
+	}
+	fd = t->fd;
+	if ((low = low_new(tc, fd, host, 1, timeout, err, errlen)) == NULL)
+		return -1;	/* the old layer still owns fd */
+	t->fd = -1;		/* now the new layer does */
+	mailstream_low_free(old);
+	mailstream_set_low(s, low);
+	return 0;
+}
+
+int
+tlscheck_pending(struct _mailstream *s)
+{
+	mailstream_low *low;
+	struct tls_low *t;
+
+	if (s == NULL)
+		return 0;
+	if (s->read_buffer_len > 0)
+		return 1;
+	low = mailstream_get_low(s);
+	if (low == NULL || low->driver != &tls_driver)
+		return 0;
+	t = low->data;
+	return t->session != NULL &&
+	    gnutls_record_check_pending(t->session) > 0;
+}
+
+/*
+ * DNS with a deadline (getaddrinfo() has none; the async form does),
+ * then a non-blocking connect per address under poll().
+ */
 int
 tlscheck_connect(const char *host, int port, long timeout, char *err,
     size_t errlen)
@@ -264,13 +534,6 @@ tlscheck_connect(const char *host, int port, long timeout, char *err,
 			fd = -1;
 			continue;
 		}
-		if (fd_headroom(fd) == -1) {
-			snprintf(err, errlen, "too many open files: libetpan "
-			    "needs fds below %d", FD_SETSIZE);
-			close(fd);
-			fd = -1;
-			break;
-		}
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on,
 		    sizeof(on));
@@ -286,80 +549,3 @@ fail:
 	}
 	return fd;
 }
-
-void
-tlscheck_sni(struct mailstream_ssl_context *ctx, void *data)
-{
-	char *host = data;
-
-	if (!is_ip(host))
-		mailstream_ssl_set_server_name(ctx, host);
-}
-
-int
-tlscheck_stream(struct tlscheck *t, mailstream *s, const char *host,
-    char *err, size_t errlen)
-{
-	const unsigned char *der[16];
-	size_t len[16];
-	carray *chain;
-	unsigned int i, n;
-	int rc;
-
-	if ((chain = mailstream_get_certificate_chain(s)) == NULL) {
-		snprintf(err, errlen, "certificate: none received");
-		return -1;
-	}
-	n = carray_count(chain);
-	if (n > 16)
-		n = 16;
-	for (i = 0; i < n; i++) {
-		MMAPString *d = carray_get(chain, i);
-
-		der[i] = (const unsigned char *)d->str;
-		len[i] = d->len;
-	}
-	rc = tlscheck_verify(t, der, len, n, host, err, errlen);
-	mailstream_certificate_chain_free(chain);
-	return rc;
-}
-
-/*
- * libetpan 1.9's private TLS stream data starts with the fd and the
- * GnuTLS session.  Used only to see whether GnuTLS already holds a
- * decrypted record that poll() on the fd cannot report.
- */
-#if LIBETPAN_VERSION_MAJOR == 1 && LIBETPAN_VERSION_MINOR == 9
-#ifndef USE_SSL
-extern mailstream_low_driver *mailstream_ssl_driver;	/* exported */
-#endif
-struct etpan19_ssl_data {
-	int			fd;
-	gnutls_session_t	session;
-};
-#endif
-
-int
-tlscheck_pending(mailstream *s)
-{
-	mailstream_low *low;
-
-	if (s == NULL)
-		return 0;
-	if (s->read_buffer_len > 0)
-		return 1;
-#if LIBETPAN_VERSION_MAJOR == 1 && LIBETPAN_VERSION_MINOR == 9
-	low = mailstream_get_low(s);
-	if (low != NULL && low->driver == mailstream_ssl_driver &&
-	    low->data != NULL) {
-		struct etpan19_ssl_data *d = low->data;
-
-		if (gnutls_record_check_pending(d->session) > 0)
-			return 1;
-	}
-#else
-	(void)low;
-#endif
-	return 0;
-}
-

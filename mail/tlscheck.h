@@ -1,9 +1,10 @@
 /*
- * tlscheck: safe connection setup for the IMAP watcher.  Verifies a TLS
- * server's certificate chain and host name with GnuTLS (Debian's
- * libetpan, a GnuTLS build, verifies nothing; the watcher calls this
- * after the handshake, before anything else is read or sent), and does
- * the DNS and TCP connect with deadlines, which libetpan cannot.
+ * tlscheck: safe connections for the IMAP watcher.  A libetpan stream
+ * driver of our own: GnuTLS with the server certificate verified (chain
+ * and configured host name) during the handshake, before a byte of IMAP
+ * is read or LOGIN sent; poll() instead of libetpan's select() (which
+ * aborts on fds >= 1024); one fd per session; cancellable from another
+ * thread.  Plus DNS and TCP connect with deadlines.
  */
 #ifndef TLSCHECK_H
 #define TLSCHECK_H
@@ -11,44 +12,41 @@
 #include <stddef.h>
 
 struct _mailstream;			/* libetpan's mailstream */
-struct mailstream_ssl_context;
-
 struct tlscheck;
 
 /* Trust anchors from ca_file (PEM), or the system store when ca_file is
- * NULL or "".  NULL with a message in err when none could be loaded. */
+ * NULL or "".  Shared read-only by every stream made with it.  NULL with
+ * a message in err when none could be loaded. */
 struct tlscheck	*tlscheck_new(const char *ca_file, char *err, size_t errlen);
+/* Only after every stream made with it is closed. */
 void		 tlscheck_free(struct tlscheck *);
 
 /*
- * Verify the chain (der[0] is the server's certificate, the rest the
- * intermediates it sent) for TLS server use and for host (a DNS name, or
- * an IP literal checked against IP SANs).  0 when trusted; -1 with a
- * human-readable reason in err ("certificate: The certificate is NOT
- * trusted. The certificate issuer is unknown.", ...).  Thread-safe for
- * one tlscheck per thread.
- */
-int		 tlscheck_verify(struct tlscheck *, const unsigned char **der,
-		    const size_t *derlen, size_t n, const char *host,
-		    char *err, size_t errlen);
-
-/*
  * Resolve host (at most min(timeout, 10) seconds; numeric hosts skip
- * DNS) and connect to port (as long, per address).  A blocking,
- * close-on-exec, keep-alive TCP socket, or -1 with err (also when the
- * socket and the fds after it are too close to FD_SETSIZE for
- * libetpan, which waits with select()).
+ * DNS) and connect to port (as long, per address).  A close-on-exec,
+ * keep-alive TCP socket, or -1 with err.
  */
 int		 tlscheck_connect(const char *host, int port, long timeout,
 		    char *err, size_t errlen);
 
-/* libetpan TLS callback: SNI for a host name (data is the host), none
- * for an IP literal (RFC 6066). */
-void		 tlscheck_sni(struct mailstream_ssl_context *, void *data);
+/*
+ * A libetpan stream on the connected socket fd (which it takes over,
+ * also on failure).  tls: TLS 1.2+ with SNI for a host name, handshake
+ * finished and the certificate verified for host before returning;
+ * otherwise plain (loopback only; the caller checks).  Every wait is
+ * bounded by timeout seconds; mailstream_cancel() from any thread fails
+ * the blocked call at once.  NULL with err ("certificate for HOST: The
+ * certificate is NOT trusted. ...") on failure.
+ */
+struct _mailstream *tlscheck_open(struct tlscheck *, int fd,
+		    const char *host, int tls, long timeout, char *err,
+		    size_t errlen);
 
-/* tlscheck_verify() on the chain a libetpan TLS stream received. */
-int		 tlscheck_stream(struct tlscheck *, struct _mailstream *,
-		    const char *host, char *err, size_t errlen);
+/* After a successful STARTTLS command on a plain stream from
+ * tlscheck_open(): TLS on the same socket, verified as above.  Refuses
+ * when the server pipelined data after its OK.  0 or -1 with err. */
+int		 tlscheck_starttls(struct tlscheck *, struct _mailstream *,
+		    const char *host, long timeout, char *err, size_t errlen);
 
 /* 1 when the stream already holds unread data (libetpan's buffer, or a
  * decrypted record inside GnuTLS) that poll() on the fd would miss. */

@@ -411,6 +411,13 @@ mailbox_watch(struct mailbox *mb, const char *address, const char *password,
 }
 
 void
+mailbox_kick(struct mailbox *mb, const char *address)
+{
+	if (mb != NULL && mb->imap != NULL && address != NULL)
+		imap_kick(mb->imap, address);
+}
+
+void
 mailbox_unwatch(struct mailbox *mb, const char *address)
 {
 	if (mb != NULL && mb->imap != NULL && address != NULL)

@@ -41,6 +41,11 @@ int		 mailbox_watch(struct mailbox *, const char *address,
 		    unsigned long long last_uid);
 void		 mailbox_unwatch(struct mailbox *, const char *address);
 
+/* Mail is known to have arrived for address: fetch it now rather than
+ * after the IMAP server's IDLE push (Dovecot waits 500 ms before it
+ * sends one) or the next poll.  Cheap, thread-safe, never blocks. */
+void		 mailbox_kick(struct mailbox *, const char *address);
+
 /* Per-mailbox last poll, last error, counters (new reference). */
 json_t		*mailbox_status(struct mailbox *);
 

@@ -137,6 +137,10 @@ service lmtp {{
 service auth {{
   client_limit = {clients}
 }}
+# Where inotify is exhausted (fs.inotify.max_user_instances is per uid,
+# and every instance on the machine runs mail as 65534), IDLE falls back
+# to stat()ing the mailbox this often instead of every 30 s.
+mailbox_idle_check_interval = 1 secs
 protocol imap {{
   imap_idle_notify_interval = 2 mins
 {imap_extra}}}
