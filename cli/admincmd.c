@@ -266,9 +266,18 @@ admincmd_show(struct cliargs *a)
 			char cells[5][256];
 			const char *row[5];
 
+			json_t *werr = json_object_get(json_object_get(id,
+			    "watch"), "last_error");
+
 			for (c = 0; c < 5; c++)
 				row[c] = outfmt_value(json_object_get(id,
 				    keys[c]), cells[c], sizeof(cells[c]));
+			/* A mailbox's IMAP trouble (TLS, login) shows here
+			 * too, not only with --json. */
+			if (json_is_null(json_object_get(id, "error")) &&
+			    json_is_string(werr))
+				row[4] = outfmt_value(werr, cells[4],
+				    sizeof(cells[4]));
 			outfmt_table_add(t, row);
 		}
 		outfmt_table_print(t, stdout);

@@ -3,6 +3,7 @@
  * sockets and the channels, drops privileges, then runs the main loop.
  */
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <curl/curl.h>
@@ -75,6 +76,20 @@ socket_dir(const char *path)
 			log_info("created %s", dir);
 	}
 	free(dir);
+}
+
+/* Each watched mailbox holds a socket: take every fd the hard limit
+ * allows, so 1,000 mailboxes do not need a tuned shell. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("cannot raise the open-file limit");
+	}
 }
 
 /* Give up root for the configured user, after everything is bound. */
@@ -155,6 +170,7 @@ main(int argc, char *argv[])
 	log_init("agentidd", c->log_level);
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	json_object_seed(0);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
