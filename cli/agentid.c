@@ -16,6 +16,7 @@
 #include "cli/cliutil.h"
 #include "cli/extractcmd.h"
 #include "cli/mcp.h"
+#include "mail/parser.h"
 
 #define ADMIN_SOCKET_DEFAULT	"/run/agentid/admin.sock"
 #define AGENT_SOCKET_DEFAULT	"/run/agentid/agent.sock"
@@ -231,6 +232,9 @@ main(int argc, char *argv[])
 	const char *errstr = NULL, *env;
 	int i;
 
+	/* `agentid extract --email` parses in a child that re-executes
+	 * this binary; such a child stops here. */
+	parser_child_hook();
 	/* A daemon that hangs up must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	memset(&a, 0, sizeof(a));

@@ -22,6 +22,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "mail/parser.h"
 #include "provisioner/admin.h"
 #include "provisioner/daemon.h"
 #include "provisioner/ingest.h"
@@ -135,6 +136,8 @@ main(int argc, char *argv[])
 	char dbpath[4096];
 	int ch, check = 0, foreground = 0;
 
+	/* Parser children re-execute this binary and stop here. */
+	parser_child_hook();
 	while ((ch = getopt(argc, argv, "c:fhn")) != -1) {
 		switch (ch) {
 		case 'c':
