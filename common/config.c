@@ -73,6 +73,7 @@ static const struct key keys[] = {
 	{ "mail", "poll_interval", K_LONG, F(poll_interval), 0, 1, 86400, NULL },
 	{ "dovecot", "passwd_file", K_STR, F(dovecot_passwd_file), 0, 0, 0,
 	    NULL },
+	{ "dovecot", "maildir", K_STR, F(dovecot_maildir), 0, 0, 0, NULL },
 	{ "mailcow", "api_base", K_STR, F(mailcow_api_base), 0, 0, 0, NULL },
 	{ "mailcow", "api_key_file", K_STR, F(mailcow_api_key_file), 0, 0, 0,
 	    NULL },
@@ -448,6 +449,32 @@ check_url(const struct config *c, const char *key, const char *url)
 	return -1;
 }
 
+/* [dovecot] maildir: absolute, and only the escapes %u %n %d %%. */
+static int
+check_maildir(const struct config *c)
+{
+	const char *p = c->dovecot_maildir;
+
+	if (*p == '\0')
+		return 0;	/* "maildir =": off, as when unset */
+	if (*p != '/') {
+		fprintf(stderr, "%s: [dovecot] maildir must be an absolute "
+		    "path\n", c->path);
+		return -1;
+	}
+	for (; *p != '\0'; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] != 'u' && p[1] != 'n' && p[1] != 'd' && p[1] != '%') {
+			fprintf(stderr, "%s: [dovecot] maildir: only %%u, %%n, "
+			    "%%d and %%%% may follow a %%\n", c->path);
+			return -1;
+		}
+		p++;
+	}
+	return 0;
+}
+
 int
 config_check(const struct config *c)
 {
@@ -484,6 +511,8 @@ config_check(const struct config *c)
 	}
 	if (strcmp(c->mail_provider, "dovecot") == 0)
 		bad |= need(c, "[dovecot] passwd_file", c->dovecot_passwd_file);
+	if (c->dovecot_maildir && check_maildir(c) == -1)
+		bad = -1;
 	if (strcmp(c->mail_provider, "mailcow") == 0) {
 		bad |= need(c, "[mailcow] api_base", c->mailcow_api_base);
 		bad |= check_url(c, "[mailcow] api_base", c->mailcow_api_base);

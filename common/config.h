@@ -77,6 +77,10 @@ struct config {
 	/* [policy] */
 	char	*approve_senders[CONFIG_MAX_LIST];
 	size_t	 napprove_senders;
+
+	/* [dovecot], appended */
+	char	*dovecot_maildir;	/* one mailbox's Maildir, with %u %n
+					   %d; NULL: no inotify watch */
 };
 
 /* Defaults only, no file.  Caller frees with config_free(). */

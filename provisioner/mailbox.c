@@ -22,6 +22,7 @@
  * message's own transaction; after a UIDVALIDITY change the watcher also
  * ignores mail older than the body retention window (its row may be gone).
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 #include "common/xmalloc.h"
 #include "mail/dovecot.h"
 #include "mail/imap.h"
+#include "mail/maildir.h"
 #include "mail/mailcow.h"
 #include "mail/mime.h"
 #include "mail/parser.h"
@@ -63,6 +65,8 @@ struct mailbox {
 	char		*passwd_file;	/* dovecot */
 	struct mailcow	*mailcow;
 	struct imap	*imap;
+	struct maildir_watch *maildir;	/* dovecot + [dovecot] maildir */
+	char		*maildir_pat;
 	struct parser	*parser[WORKERS];
 	inbound_cb	 cb;
 	void		*arg;
@@ -270,6 +274,13 @@ up:
 	return r == INBOUND_RETRY ? IMAP_AGAIN : IMAP_DONE;
 }
 
+/* The maildir watch saw a delivery: sync that mailbox now. */
+static void
+maildir_kick(const char *address, void *arg)
+{
+	mailbox_kick(arg, address);
+}
+
 struct mailbox *
 mailbox_start(const struct config *c, inbound_cb cb, void *arg,
     const char **errstr)
@@ -338,7 +349,17 @@ mailbox_start(const struct config *c, inbound_cb cb, void *arg,
 		snprintf(ebuf, sizeof(ebuf), "mail: %s", err);
 		goto fail;
 	}
-	log_info("mail: provider %s, domain %s", pv->name, mb->domain);
+	if (strcmp(pv->name, "dovecot") == 0 && c->dovecot_maildir != NULL &&
+	    *c->dovecot_maildir != '\0') {
+		/* Only a shortcut past IDLE's delay: go on without it. */
+		if ((mb->maildir = maildir_watch_new(maildir_kick, mb)) ==
+		    NULL)
+			log_warn("mail: maildir watch off: inotify");
+		else
+			mb->maildir_pat = xstrdup(c->dovecot_maildir);
+	}
+	log_info("mail: provider %s, domain %s%s", pv->name, mb->domain,
+	    mb->maildir ? ", maildir watch on" : "");
 	return mb;
 fail:
 	*errstr = ebuf;
@@ -353,6 +374,9 @@ mailbox_stop(struct mailbox *mb)
 
 	if (mb == NULL)
 		return;
+	/* First: its thread calls into mb->imap. */
+	maildir_watch_free(mb->maildir);
+	free(mb->maildir_pat);
 	imap_free(mb->imap);
 	for (i = 0; i < WORKERS; i++)
 		parser_free(mb->parser[i]);
@@ -407,6 +431,15 @@ mailbox_watch(struct mailbox *mb, const char *address, const char *password,
 	 * cursor. */
 	(void)imap_watch(mb->imap, address, password, uidvalidity, last_uid,
 	    mb->newbox_delay > 0 && uidvalidity == 0 ? mb->newbox_delay : 0);
+	if (mb->maildir != NULL) {
+		char path[PATH_MAX];
+
+		if (maildir_expand(mb->maildir_pat, address, path,
+		    sizeof(path)) == -1 ||
+		    maildir_watch_add(mb->maildir, address, path) == -1)
+			log_warnx("mail: %s: no maildir watch (bad address "
+			    "or path for [dovecot] maildir)", address);
+	}
 	return 0;
 }
 
@@ -420,6 +453,8 @@ mailbox_kick(struct mailbox *mb, const char *address)
 void
 mailbox_unwatch(struct mailbox *mb, const char *address)
 {
+	if (mb != NULL && address != NULL)
+		maildir_watch_remove(mb->maildir, address);
 	if (mb != NULL && mb->imap != NULL && address != NULL)
 		imap_unwatch(mb->imap, address);
 }
