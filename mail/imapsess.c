@@ -564,6 +564,17 @@ imapsess_step(struct worker *w, struct mbox *m, time_t now)
 	case MB_POLL:
 		if (now < m->due)
 			return;
+		/* A reused session learns of new mail (EXISTS) only after a
+		 * command; without this NOOP the UID FETCH below sees the
+		 * mailbox as it was, and mail arrives one poll late. */
+		imapsess_arm(w, m, m->s->imap_stream, im->conf.timeout * 2);
+		r = mailimap_noop(m->s);
+		imapsess_arm(w, m, NULL, 0);
+		if (r != MAILIMAP_NO_ERROR) {
+			snprintf(err, sizeof(err), "NOOP failed (%d)", r);
+			box_fail(w, m, err);
+			return;
+		}
 		break;
 	}
 	r = box_sync(w, m, err, sizeof(err));
