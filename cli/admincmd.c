@@ -158,6 +158,33 @@ admincmd_provision(struct cliargs *a)
 	return EXIT_OK;
 }
 
+/* Print rows (an array of objects) as a table of the given keys; the
+ * column timecol holds unix seconds. */
+static void
+print_rows(json_t *rows, size_t ncols, const char **hdr, const char **keys,
+    size_t timecol)
+{
+	struct outfmt_table *t = outfmt_table_new(ncols, hdr);
+	json_t *r;
+	size_t i, c;
+
+	json_array_foreach(rows, i, r) {
+		char cells[8][512];
+		const char *row[8];
+
+		for (c = 0; c < ncols && c < 8; c++) {
+			json_t *v = json_object_get(r, keys[c]);
+
+			row[c] = c == timecol ?
+			    outfmt_time(v, cells[c], sizeof(cells[c])) :
+			    outfmt_value(v, cells[c], sizeof(cells[c]));
+		}
+		outfmt_table_add(t, row);
+	}
+	outfmt_table_print(t, stdout);
+	outfmt_table_free(t);
+}
+
 int
 admincmd_list(struct cliargs *a)
 {
@@ -165,9 +192,7 @@ admincmd_list(struct cliargs *a)
 	    "PHONE", "PENDING", "CREATED" };
 	static const char *keys[] = { "name", "state", "uid", "email",
 	    "phone", "pending", "created_at" };
-	struct outfmt_table *t;
-	json_t *resp, *agents, *ag;
-	size_t i, c;
+	json_t *resp, *agents;
 	int rc;
 
 	if ((rc = admin_call(a, admin_req("list"), ADMIN_TIMEOUT_MS,
@@ -184,22 +209,7 @@ admincmd_list(struct cliargs *a)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	t = outfmt_table_new(7, hdr);
-	json_array_foreach(agents, i, ag) {
-		char cells[7][256];
-		const char *row[7];
-
-		for (c = 0; c < 7; c++) {
-			json_t *v = json_object_get(ag, keys[c]);
-
-			row[c] = c == 6 ?
-			    outfmt_time(v, cells[c], sizeof(cells[c])) :
-			    outfmt_value(v, cells[c], sizeof(cells[c]));
-		}
-		outfmt_table_add(t, row);
-	}
-	outfmt_table_print(t, stdout);
-	outfmt_table_free(t);
+	print_rows(agents, 7, hdr, keys, 6);
 	json_decref(resp);
 	return EXIT_OK;
 }
@@ -360,9 +370,7 @@ admincmd_audit(struct cliargs *a)
 	    "AGENT", "DETAIL" };
 	static const char *keys[] = { "seq", "time", "actor", "action",
 	    "agent", "detail" };
-	struct outfmt_table *t;
-	json_t *req, *resp, *recs, *r;
-	size_t i, c;
+	json_t *req, *resp, *recs;
 	int rc;
 
 	if (a->agent != NULL && !cliutil_valid_name(a->agent)) {
@@ -393,22 +401,7 @@ admincmd_audit(struct cliargs *a)
 		json_decref(resp);
 		return EXIT_OK;
 	}
-	t = outfmt_table_new(6, hdr);
-	json_array_foreach(recs, i, r) {
-		char cells[6][512];
-		const char *row[6];
-
-		for (c = 0; c < 6; c++) {
-			json_t *v = json_object_get(r, keys[c]);
-
-			row[c] = c == 1 ?
-			    outfmt_time(v, cells[c], sizeof(cells[c])) :
-			    outfmt_value(v, cells[c], sizeof(cells[c]));
-		}
-		outfmt_table_add(t, row);
-	}
-	outfmt_table_print(t, stdout);
-	outfmt_table_free(t);
+	print_rows(recs, 6, hdr, keys, 1);
 	json_decref(resp);
 	return EXIT_OK;
 }
