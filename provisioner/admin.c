@@ -107,6 +107,7 @@ op_provision(struct session *ss, json_t *req)
 	json_t *juid = json_object_get(req, "uid");
 	char *addr = NULL, *aref = NULL, *pw = NULL, *num = NULL, *nref = NULL;
 	char *token = NULL, hash[STORE_TOKEN_HASH_LEN], e[256], detail[600];
+	char uidbuf[24];
 	long long uid = -1, agent_id, iid;
 	struct store *s = store_get();
 	struct agent_row a;
@@ -146,8 +147,12 @@ op_provision(struct session *ss, json_t *req)
 	}
 	token = new_token();
 	store_token_hash(token, hash);
-	snprintf(detail, sizeof(detail), "email=%s phone=%s uid=%lld",
-	    addr ? addr : "-", num ? num : "-", uid);
+	if (uid >= 0)
+		snprintf(uidbuf, sizeof(uidbuf), "%lld", uid);
+	else
+		xstrlcpy(uidbuf, "-", sizeof(uidbuf));
+	snprintf(detail, sizeof(detail), "email=%s phone=%s uid=%s",
+	    addr ? addr : "-", num ? num : "-", uidbuf);
 	if (store_begin(s) == -1)
 		goto fail;
 	if (store_agent_add(s, name, uid, hash, &agent_id) != 0 ||
