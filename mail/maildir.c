@@ -5,30 +5,34 @@
  * "a message arrived".  cur/ is not watched: a message only gets there
  * after someone (our own IMAP session, usually) has seen it.
  *
- * A Maildir that is not there yet is retried on a timer (every second;
- * with a growing pause when the error is not "does not exist") rather
- * than by watching its parent chain: simpler, bounded, and Dovecot makes
- * the directories on the first login, which the IMAP watcher does
- * within seconds anyway.  When one appears it is kicked once, because
- * the message that created it may already sit in new/.
+ * A Maildir that is not there yet (Dovecot makes it on the first login
+ * or the first delivery) is waited for by watching its deepest existing
+ * ancestor: the creation of the next path component retries at once,
+ * one level down, until new/ itself is watched.  The first message to a
+ * fresh mailbox is the one an agent is usually waiting for (the sign-up
+ * mail), so a timer here showed up as up to a second of latency on
+ * exactly that message.  A one-second timer stays as the fallback (a
+ * lost ancestor watch, a path through a symlink made elsewhere).  When
+ * new/ appears it is kicked once, because the message that created it
+ * may already sit there.
  *
- * Every kick is followed by three more, 25, 100 and 400 ms after the
+ * Every kick is followed by more, 5, 15, 40, 100 and 400 ms after the
  * last event (md_settle_ms).  The file shows up in new/ a moment before
  * Dovecot's LMTP has committed it (uidlist and index are written after
  * the link), and a sync that races that commit does not see it (seen
- * with Dovecot 2.3: the UID FETCH right after the event got nothing,
- * the one 100 ms later got "* 1 EXISTS").  A session that is not in
- * IDLE and does not NOOP first learns of new mail only at the end of
- * the command that syncs (the EXISTS follows the FETCH results), so it
- * needs one more; 400 ms covers a slow commit.  Each extra kick costs
- * one short IMAP exchange on a session that is already open, and a
- * burst of mail still gives four per mailbox.
+ * with Dovecot 2.3: the UID FETCH right after the event gets nothing in
+ * nine of ten deliveries; the commit lands 1 to 7 ms after the link,
+ * rarely later).  The IDLE that follows a sync also reports what that
+ * sync missed, when the commit has landed by then.  Each extra kick
+ * costs one short IMAP exchange on a session that is already open, and
+ * a burst of mail still gives six per mailbox.
  *
  * File names in new/ are never logged (they carry only times, host and
  * sizes, but there is no need); neither is anything read from a file.
  */
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -53,7 +57,7 @@
 #define MD_MISSING_MS	60000		/* missing this long: say so */
 #define MD_BUFSZ	(64 * 1024)	/* one read() of events */
 /* The follow-up kicks, ms after the last event; see the top. */
-static const int md_settle_ms[] = { 25, 100, 400 };
+static const int md_settle_ms[] = { 5, 15, 40, 100, 400 };
 #define MD_NSETTLE	((int)(sizeof(md_settle_ms) / sizeof(md_settle_ms[0])))
 
 struct mdbox {
@@ -61,6 +65,9 @@ struct mdbox {
 	char		*address;
 	char		*newdir;	/* <maildir>/new */
 	int		 wd;		/* -1: not watched (pending) */
+	int		 pwd;		/* pending: the ancestor's watch, or
+					   -1 */
+	size_t		 plen;		/* that ancestor's length in newdir */
 	long long	 retry_at;	/* monotonic ms, when wd == -1 */
 	long long	 lost_at;	/* monotonic ms it went missing */
 	long		 backoff;	/* ms */
@@ -109,9 +116,76 @@ wd_shared(struct maildir_watch *w, const struct mdbox *self, int wd)
 	struct mdbox *b;
 
 	for (b = w->boxes; b != NULL; b = b->next)
-		if (b != self && b->wd == wd)
+		if (b != self && (b->wd == wd || b->pwd == wd))
 			return 1;
 	return 0;
+}
+
+/* Under lock: stop b's ancestor watch, unless another box needs it. */
+static void
+parent_drop(struct maildir_watch *w, struct mdbox *b)
+{
+	if (b->pwd != -1 && !wd_shared(w, b, b->pwd))
+		(void)inotify_rm_watch(w->ifd, b->pwd);
+	b->pwd = -1;
+	b->plen = 0;
+}
+
+/*
+ * Under lock, new/ missing: watch the deepest ancestor of b's new/ that
+ * exists.  1 when the next component below it exists by now (it came
+ * between the two looks: try again), 0 when the ancestor is watched,
+ * -1 when none can be (b keeps the timer).
+ */
+static int
+parent_watch(struct maildir_watch *w, struct mdbox *b)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t len;
+	char *slash;
+	int wd;
+
+	len = strlen(b->newdir);
+	if (len >= sizeof(path))
+		return -1;
+	memcpy(path, b->newdir, len + 1);
+	for (;;) {
+		if ((slash = strrchr(path, '/')) == NULL || slash == path)
+			return -1;	/* never the root itself */
+		*slash = '\0';
+		len = (size_t)(slash - path);
+		wd = inotify_add_watch(w->ifd, path, MD_MASK);
+		if (wd != -1)
+			break;
+		if (errno != ENOENT)
+			return -1;
+	}
+	if (b->pwd != wd) {
+		parent_drop(w, b);
+		b->pwd = wd;
+		log_debug("maildir: %s: waiting in %s for %s", b->address,
+		    path, b->newdir);
+	}
+	b->plen = len;
+	/* Made after the watch went on?  Then no event will say so. */
+	memcpy(path, b->newdir, strlen(b->newdir) + 1);
+	if ((slash = strchr(path + len + 1, '/')) != NULL)
+		*slash = '\0';
+	return stat(path, &st) == 0 ? 1 : 0;
+}
+
+/* True when the event's name is the component below b's ancestor. */
+static int
+parent_hit(const struct mdbox *b, const struct inotify_event *ev)
+{
+	const char *c = b->newdir + b->plen + 1, *e;
+	size_t n;
+
+	if (ev->len == 0 || b->newdir[b->plen] != '/')
+		return 0;
+	n = (e = strchr(c, '/')) != NULL ? (size_t)(e - c) : strlen(c);
+	return strnlen(ev->name, ev->len) == n && memcmp(ev->name, c, n) == 0;
 }
 
 /* Under lock: try to watch b's new/.  On success kick it once (the
@@ -119,22 +193,29 @@ wd_shared(struct maildir_watch *w, const struct mdbox *self, int wd)
 static void
 box_try(struct maildir_watch *w, struct mdbox *b, long long now)
 {
-	int wd, e;
+	int wd, e = ENOENT, tries;
 
-	wd = inotify_add_watch(w->ifd, b->newdir, MD_MASK);
-	if (wd != -1) {
-		b->wd = wd;
-		b->backoff = 0;
-		b->lost_at = 0;
-		if (b->warned)
-			log_info("maildir: %s: watching now", b->address);
-		b->warned = 0;
-		b->hit = 1;
-		log_debug("maildir: watching %s for %s", b->newdir,
-		    b->address);
-		return;
+	for (tries = 0; tries < 16; tries++) {
+		wd = inotify_add_watch(w->ifd, b->newdir, MD_MASK);
+		if (wd != -1) {
+			parent_drop(w, b);
+			b->wd = wd;
+			b->backoff = 0;
+			b->lost_at = 0;
+			if (b->warned)
+				log_info("maildir: %s: watching now",
+				    b->address);
+			b->warned = 0;
+			b->hit = 1;
+			log_debug("maildir: watching %s for %s", b->newdir,
+			    b->address);
+			return;
+		}
+		/* Missing: wait on an ancestor, one level at a time. */
+		e = errno;
+		if (e != ENOENT || parent_watch(w, b) != 1)
+			break;
 	}
-	e = errno;
 	if (b->lost_at == 0)
 		b->lost_at = now;
 	if (e == ENOENT && now - b->lost_at < MD_MISSING_MS) {
@@ -222,6 +303,19 @@ handle_events(struct maildir_watch *w, const char *buf, size_t n)
 		if (ev->wd < 0)
 			continue;
 		for (b = w->boxes; b != NULL; b = b->next) {
+			if (b->wd == -1 && b->pwd == ev->wd) {
+				/* The next level of a missing Maildir. */
+				if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
+				    parent_hit(b, ev))
+					b->retry_at = 0;
+				if (ev->mask & (IN_IGNORED | IN_DELETE_SELF |
+				    IN_MOVE_SELF | IN_UNMOUNT)) {
+					/* The timer finds another one. */
+					b->pwd = -1;
+					b->retry_at = 0;
+				}
+				continue;
+			}
 			if (b->wd != ev->wd)
 				continue;
 			if (ev->mask & (IN_CREATE | IN_MOVED_TO))
@@ -423,10 +517,12 @@ maildir_watch_add(struct maildir_watch *w, const char *address,
 		}
 		if (b->wd != -1 && !wd_shared(w, b, b->wd))
 			(void)inotify_rm_watch(w->ifd, b->wd);
+		parent_drop(w, b);
 		free(b->newdir);
 	} else {
 		b = xcalloc(1, sizeof(*b));
 		b->address = xstrdup(address);
+		b->pwd = -1;
 		b->next = w->boxes;
 		w->boxes = b;
 	}
@@ -461,6 +557,7 @@ maildir_watch_remove(struct maildir_watch *w, const char *address)
 		*pp = b->next;
 		if (b->wd != -1 && !wd_shared(w, b, b->wd))
 			(void)inotify_rm_watch(w->ifd, b->wd);
+		parent_drop(w, b);
 		log_debug("maildir: stopped watching %s", b->address);
 		box_free(b);
 		break;

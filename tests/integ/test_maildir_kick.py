@@ -147,6 +147,12 @@ ta, alice = provision(d, "alice")
 # Maildir only then (or on the first delivery).
 t.check(not os.path.exists(os.path.dirname(newdir(alice))),
         "alice's Maildir does not exist when she is first watched")
+# Until it does, its deepest existing ancestor is watched, so the
+# Maildir is picked up the moment Dovecot makes it (no timer).
+maildirs = os.path.join(dv.dir, "mail")
+t.check(os.stat(maildirs).st_ino in watched_inodes(d),
+        "meanwhile the deepest existing ancestor (mail/) is watched",
+        watched_inodes(d))
 t.check(dv.user_visible(alice), "dovecot sees alice")
 t.check(wait_for(lambda: polled(d, alice), timeout=30),
         "no IDLE offered: the watcher polls (every 600 s)",
@@ -154,6 +160,10 @@ t.check(wait_for(lambda: polled(d, alice), timeout=30),
 t.check(wait_for(lambda: watches_new(d, alice), timeout=15),
         "the watch is added once the Maildir appears",
         (os.path.exists(newdir(alice)), watched_inodes(d)))
+t.check(wait_for(lambda: os.stat(maildirs).st_ino not in watched_inodes(d),
+                 timeout=5),
+        "and the ancestor's watch is dropped (nobody else waits on it)",
+        watched_inodes(d))
 
 t0 = time.time()
 dv.deliver(alice, message(alice, "Your sign-in code",
