@@ -434,6 +434,9 @@ worker_main(void *arg)
 		 * IDLE fds are looked at again, so hundreds of polled
 		 * mailboxes cannot hold up a waiting agent.
 		 */
+		for (i = 0; i < n; i++)	/* kicked: mail is waiting */
+			if (mine[i]->state == MB_IDLE && mine[i]->pending)
+				imapsess_step(w, mine[i], imapsess_mono());
 		for (i = 0; i < n; i++)
 			if (mine[i]->state == MB_IDLE)
 				imapsess_step(w, mine[i], imapsess_mono());
@@ -454,7 +457,8 @@ worker_main(void *arg)
 		np = 1;
 		for (i = 0; i < n; i++) {
 			m = mine[i];
-			if (m->state == MB_IDLE && m->pending)
+			if (m->state == MB_IDLE && (m->pending ||
+			    m->readable))
 				soonest = now;
 			if (m->due < soonest)
 				soonest = m->due;
@@ -474,7 +478,7 @@ worker_main(void *arg)
 					;
 			for (i = 1; i < np; i++)
 				if (pfd[i].revents != 0)
-					pmap[i]->pending = 1;
+					pmap[i]->readable = 1;
 		}
 	}
 	/* Stopping: close what is left (imap_free frees the structs). */

@@ -41,7 +41,10 @@ struct mbox {
 	int		 counted;	/* holds one of imap->sessions */
 	int		 transient;	/* no session slot: connect, sync,
 					   disconnect, every poll_interval */
-	int		 pending;	/* IDLE fd readable / data buffered */
+	int		 pending;	/* IDLE: sync now (a kick, or news
+					   read from the server) */
+	int		 readable;	/* IDLE: fd readable / data buffered,
+					   not read yet */
 	int		 rescan;	/* UIDVALIDITY changed */
 	int		 backoff;
 	time_t		 due;		/* monotonic: next action */

@@ -438,6 +438,45 @@ tlscheck_pending(struct _mailstream *s)
 	    gnutls_record_check_pending(t->session) > 0;
 }
 
+int
+tlscheck_fill(struct _mailstream *s)
+{
+	mailstream_low *low;
+	struct tls_low *t;
+	ssize_t r;
+
+	if (s == NULL || (low = mailstream_get_low(s)) == NULL ||
+	    low->driver != &tls_driver)
+		return -1;
+	t = low->data;
+	while (memchr(s->read_buffer, '\n', s->read_buffer_len) == NULL &&
+	    s->read_buffer_len < s->buffer_max_size) {
+		if (atomic_load(&t->cancelled) || t->fd == -1)
+			return -1;
+		if (t->session != NULL) {
+			r = gnutls_record_recv(t->session, s->read_buffer +
+			    s->read_buffer_len, s->buffer_max_size -
+			    s->read_buffer_len);
+			if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+				return 0;
+			if (r < 0 && !gnutls_error_is_fatal((int)r))
+				continue;	/* a warning alert */
+		} else {
+			r = recv(t->fd, s->read_buffer + s->read_buffer_len,
+			    s->buffer_max_size - s->read_buffer_len,
+			    MSG_DONTWAIT);
+			if (r == -1 && (errno == EAGAIN ||
+			    errno == EWOULDBLOCK || errno == EINTR))
+				return 0;
+		}
+		if (r <= 0)
+			return -1;	/* EOF or a fatal error */
+		s->read_buffer_len += (size_t)r;
+	}
+	/* A full buffer without a line end: let the reader have it. */
+	return 1;
+}
+
 /*
  * DNS with a deadline (getaddrinfo() has none; the async form does),
  * then a non-blocking connect per address under poll().

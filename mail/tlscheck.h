@@ -52,4 +52,14 @@ int		 tlscheck_starttls(struct tlscheck *, struct _mailstream *,
  * decrypted record inside GnuTLS) that poll() on the fd would miss. */
 int		 tlscheck_pending(struct _mailstream *);
 
+/*
+ * Without blocking, move what has arrived into libetpan's buffer until
+ * it holds a whole line.  1: a line (or a full buffer) is there, so
+ * mailimap_read_line() will not wait; 0: not yet (poll() the fd again);
+ * -1: the peer closed or the stream failed.  For a reader that must not
+ * stall on a wake-up that carried no line (a TLS record of another
+ * kind, half a line).
+ */
+int		 tlscheck_fill(struct _mailstream *);
+
 #endif

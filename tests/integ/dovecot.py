@@ -142,7 +142,7 @@ service auth {{
 # to stat()ing the mailbox this often instead of every 30 s.
 mailbox_idle_check_interval = 1 secs
 protocol imap {{
-  imap_idle_notify_interval = 2 mins
+  imap_idle_notify_interval = {idle_notify}
 {imap_extra}}}
 """
 
@@ -151,10 +151,12 @@ class Dovecot:
     """One Dovecot instance.  Attributes: dir, imap_port (plain and
     STARTTLS), imaps_port, lmtp_port, ca_file (the CA that signed the
     server certificate), other_ca (an unrelated CA), passwd_file, log.
-    idle=False leaves IDLE out of the CAPABILITY answer."""
+    idle=False leaves IDLE out of the CAPABILITY answer; idle_notify is
+    how often an IDLE session gets "* OK Still here" (Dovecot's
+    imap_idle_notify_interval)."""
 
     def __init__(self, tmpdir, passwd_file=None, sans=("DNS:localhost",),
-                 max_users=64, idle=True):
+                 max_users=64, idle=True, idle_notify="2 mins"):
         self.dir = tmpdir
         os.makedirs(tmpdir, exist_ok=True)
         for sub in ("run", "state", "mail"):
@@ -189,6 +191,7 @@ class Dovecot:
                                 passwd=self.passwd_file, uid=uid, gid=gid,
                                 imap=self.imap_port, imaps=self.imaps_port,
                                 lmtp=self.lmtp_port,
+                                idle_notify=idle_notify,
                                 procs=max(100, 2 * max_users + 50),
                                 clients=max(1000, 4 * max_users + 100),
                                 imap_extra="" if idle else

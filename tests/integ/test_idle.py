@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""IDLE keep-alives cost nothing.  Dovecot sends every IDLE session
+"* OK Still here" (every two minutes by default; every second here).
+The watcher reads such a line and stays in IDLE; only news (EXISTS and
+the like) ends IDLE for a sync.  Before, each keep-alive cost DONE, a
+UID FETCH and a new IDLE, a thousand mailboxes made that a steady load,
+and a mailbox with real mail queued behind it.
+
+Checked without timing: a plain IMAP client first shows that this
+Dovecot really sends the keep-alives; then the daemon's debug log (one
+line per UID FETCH, addresses and UIDs only) shows that an idle mailbox
+is not synced while they arrive, the session is the same one (no new
+login), and mail still comes through IDLE afterwards."""
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import Daemon, Tests, on_exit, wait_for  # noqa: E402
+from dovecot import Dovecot  # noqa: E402
+
+DOMAIN = "agents.test"
+t = Tests()
+
+tmp = tempfile.mkdtemp(prefix="agentid-idle-")
+if not os.environ.get("AGENTID_KEEP"):
+    on_exit(lambda: subprocess.run(["rm", "-rf", tmp]))
+os.chmod(tmp, 0o755)            # dovecot's auth (uid dovecot) reads below
+dv = Dovecot(os.path.join(tmp, "dovecot"), idle_notify="1 secs")
+# A user of our own for the plain client ({PLAIN}: no hashing needed).
+with open(dv.passwd_file, "a") as f:
+    f.write("probe@%s:{PLAIN}probe-password::::::\n" % DOMAIN)
+dv.start()
+on_exit(dv.stop)
+print("# dovecot dir: " + dv.dir)
+
+
+def keepalives(seconds):
+    """Log in as the probe user, IDLE, and count the "* OK" lines that
+    arrive in the given time."""
+    ctx = ssl.create_default_context(cafile=dv.ca_file)
+    raw = socket.create_connection(("127.0.0.1", dv.imaps_port), 10)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    f = s.makefile("rb")
+
+    def cmd(tag, line):
+        s.sendall(("%s %s\r\n" % (tag, line)).encode())
+        while True:
+            ln = f.readline()
+            if not ln or ln.startswith(tag.encode() + b" "):
+                return ln
+    try:
+        f.readline()                                    # greeting
+        ok = cmd("a1", 'LOGIN "probe@%s" "probe-password"' % DOMAIN)
+        if not ok.startswith(b"a1 OK"):
+            return -1, ok
+        cmd("a2", "SELECT INBOX")
+        s.sendall(b"a3 IDLE\r\n")
+        if not f.readline().startswith(b"+"):
+            return -1, b"no continuation"
+        buf = b""
+        s.settimeout(0.2)
+        end = time.time() + seconds
+        while time.time() < end:
+            try:
+                chunk = s.recv(4096)
+            except (socket.timeout, TimeoutError):
+                continue
+            if not chunk:
+                break
+            buf += chunk
+        n = sum(1 for ln in buf.split(b"\r\n") if ln.startswith(b"* OK"))
+        return n, b""
+    finally:
+        s.close()
+
+
+n, why = keepalives(3.5)
+t.check(n >= 2, "this Dovecot sends IDLE keep-alives (%d in 3.5 s)" % n, why)
+
+d = Daemon({
+    "daemon": {"log_level": "debug"},
+    "mail": {"provider": "dovecot", "domain": DOMAIN,
+             "imap_host": "localhost", "imap_port": str(dv.imaps_port),
+             "imap_tls": "implicit", "ca_file": dv.ca_file},
+    "dovecot": {"passwd_file": dv.passwd_file}}, name="agentidd-idle")
+r = d.cli("--json", "provision", "alice", "--email")
+try:
+    j = json.loads(r.stdout)
+except ValueError:
+    j = {}
+t.check(r.returncode == 0 and j.get("email"), "provision alice --email",
+        r.stdout + r.stderr)
+token, alice = j.get("token"), j.get("email")
+
+
+def status():
+    r = d.admin({"op": "status"})
+    for m in ((r.get("channels") or {}).get("email") or {}).get(
+            "imap", {}).get("mailboxes", []):
+        if m.get("address") == alice:
+            return m
+    return {}
+
+
+def syncs():
+    return d.log().count(" imap: %s: UID FETCH " % alice)
+
+
+t.check(wait_for(lambda: status().get("state") == "idle", timeout=30),
+        "alice's mailbox reaches IDLE", status())
+time.sleep(1)
+before, st0 = syncs(), status()
+t.check(before >= 1, "the log shows the first sync (so the count below "
+        "can move)", before)
+time.sleep(5)                   # about five keep-alives
+after, st1 = syncs(), status()
+t.eq(after - before, 0, "no sync while only keep-alives arrive")
+t.check(st1.get("state") == "idle" and st1.get("logins") ==
+        st0.get("logins") and st1.get("errors") == st0.get("errors"),
+        "the same IDLE session throughout (no new login, no error)",
+        (st0, st1))
+
+dv.deliver(alice, "From: Example <noreply@service.example>\r\n"
+           "To: %s\r\nSubject: Your code\r\n"
+           "Message-ID: <idle.1@service.example>\r\n\r\n"
+           "Your verification code is 604172.\r\n" % alice)
+r = d.cli("wait", "--kind", "code", "--timeout", "30", token=token,
+          timeout=60)
+t.eq((r.returncode, r.stdout.strip()), (0, "604172"),
+     "after the keep-alives, IDLE still brings new mail")
+t.check(syncs() > after, "and that mail was a sync")
+t.check(d.alive(), "the daemon is alive")
+d.stop()
+t.done()
