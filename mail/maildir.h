@@ -36,6 +36,14 @@ void			 maildir_watch_remove(struct maildir_watch *,
 			    const char *address);
 
 /*
+ * The IMAP side fetched a message for address.  Once it has fetched as
+ * many as arrived in new/ since the last event's follow-up kicks began,
+ * the rest of them are dropped.  Any thread; takes the watch's lock.
+ */
+void			 maildir_watch_found(struct maildir_watch *,
+			    const char *address);
+
+/*
  * Expand a [dovecot] maildir pattern for address: %u the whole address,
  * %n its local part, %d its domain, %% a percent sign.  0, or -1 when the
  * pattern has another escape, the address has no '@', a part is empty,

@@ -201,6 +201,8 @@ on_message(const struct imap_msg *m, void *arg)
 	int st = PARSER_REJECTED, parsed = 0;
 	enum inbound_status r;
 
+	/* Fetched: the maildir watch's follow-up kicks can stop. */
+	maildir_watch_found(mb->maildir, m->mailbox);
 	memset(&empty, 0, sizeof(empty));
 	memset(&po, 0, sizeof(po));
 	memset(&in, 0, sizeof(in));

@@ -219,6 +219,31 @@ dv.deliver(alice, message(alice, "After re-create",
 rc, out = wait_cli(d, ta, "code")
 t.eq((rc, out), (0, "918273"), "mail into the re-created new/ is kicked")
 
+# Dovecot files a message while it holds <Maildir>/dovecot-uidlist.lock,
+# and an IMAP sync that meets the lock sleeps 100-200 ms in Dovecot.  So
+# a kick waits while the lock is there and goes out when it goes away.
+# Here the lock is ours and the message is dropped into new/ by hand
+# (tmp/, then rename: an MDA's way); Dovecot's IMAP side takes it.
+lock = os.path.join(mdir, "dovecot-uidlist.lock")
+with open(lock, "w") as f:
+    f.write("%d\n" % os.getpid())
+os.chown(lock, 65534, 65534)
+name = "%d.M1P%d.agentid-test" % (time.time(), os.getpid())
+with open(os.path.join(mdir, "tmp", name), "w") as f:
+    f.write(message(alice, "Held", "Your code is 275031.\r\n"))
+os.chown(os.path.join(mdir, "tmp", name), 65534, 65534)
+os.rename(os.path.join(mdir, "tmp", name), os.path.join(mdir, "new", name))
+waits = "maildir: %s: Dovecot holds the uidlist lock; the kick waits" % alice
+t.check(wait_for(lambda: waits in d.log(), timeout=10),
+        "a kick waits while dovecot-uidlist.lock exists", d.log()[-600:])
+os.unlink(lock)
+gone = "maildir: %s: the uidlist lock is gone; kicking" % alice
+t.check(wait_for(lambda: gone in d.log(), timeout=10),
+        "and goes out when the lock goes away (not on the 2 s timer)",
+        d.log()[-600:])
+rc, out = wait_cli(d, ta, "code")
+t.eq((rc, out), (0, "275031"), "the message filed under the lock arrives")
+
 t.check(d.alive(), "the daemon is alive")
 log = d.log()
 names = []
@@ -230,7 +255,7 @@ for sub in ("new", "cur"):
 t.check(names and all(n.split(",")[0] not in log for n in names),
         "no Maildir file name in the daemon's log", len(names))
 t.check(all(c not in log for c in ("482913", "731905", "650213", "246810",
-                                    "135791", "918273")),
+                                    "135791", "918273", "275031")),
         "no code in the daemon's log")
 if os.environ.get("AGENTID_KEEP"):
     with open(os.path.join(tmp, "agentidd-maildir.log"), "w") as f:
