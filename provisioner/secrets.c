@@ -321,6 +321,8 @@ secrets_take(struct store *s, long long agent_id, const char *agent,
 	memset(row, 0, sizeof(*row));
 	if (store_begin(s) == -1)
 		return -1;
+	/* "state IN ('pending', 'filtered')" as in the secrets_live
+	 * index's WHERE (store.c), or SQLite cannot use it. */
 	st = store_stmt(s, "SELECT " ROW_COLS " FROM secrets WHERE"
 	    FILTER_SQL " AND state IN ('pending', 'filtered') "
 	    "ORDER BY received_at DESC, id DESC LIMIT 1");

@@ -116,6 +116,12 @@ static const char *migrations[] = {
 	"  detail TEXT NOT NULL,"
 	"  prev_hash TEXT NOT NULL,"
 	"  hash TEXT NOT NULL) STRICT;",
+	/* 2: every `wait` lookup (secrets_take) reads its candidates from
+	 * this index, newest first, instead of sorting in a temp B-tree:
+	 * -36% instructions there (docs/performance.md).  The query must
+	 * keep the same state test for SQLite to use it. */
+	"CREATE INDEX secrets_live ON secrets(agent_id, received_at) "
+	"WHERE state IN ('pending', 'filtered');",
 };
 
 long long

@@ -229,6 +229,44 @@ db = sqlite3.connect(os.path.join(d.state, "agentid.db"))
 t.eq(db.execute("PRAGMA integrity_check").fetchone()[0], "ok",
      "integrity_check ok")
 t.eq(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "WAL mode")
+
+# Schema 2 added one index for the `wait` lookup.  Its query (the shape
+# of secrets_take's) must read that index in order, with no sort.
+LOOKUP = ("SELECT id FROM secrets WHERE agent_id = 1 AND received_at >= 0 "
+          "AND expires_at > 0 AND state IN ('pending', 'filtered') "
+          "ORDER BY received_at DESC, id DESC LIMIT 1")
+
+
+def plan():
+    # A connection of its own: a cached EXPLAIN keeps its first plan.
+    c = sqlite3.connect(os.path.join(d.state, "agentid.db"))
+    try:
+        return " | ".join(r[3] for r in c.execute("EXPLAIN QUERY PLAN " +
+                                                  LOOKUP))
+    finally:
+        c.close()
+
+
+t.eq(db.execute("PRAGMA user_version").fetchone()[0], 2, "schema version 2")
+p = plan()
+t.check("secrets_live" in p and "TEMP B-TREE" not in p,
+        "the wait lookup reads the partial index, newest first", p)
+# A database from before (schema 1) is upgraded in place on start.
+db.execute("DROP INDEX secrets_live")
+db.execute("PRAGMA user_version = 1")
+db.commit()
+t.check("secrets_live" not in plan(), "downgraded to schema 1 by hand")
+db.close()
+d.start()
+t.eq(d.agent(ta, {"op": "whoami"}).get("agent"), "alice",
+     "after the upgrade the agents and tokens are there")
+d.stop()
+db = sqlite3.connect(os.path.join(d.state, "agentid.db"))
+t.eq(db.execute("PRAGMA user_version").fetchone()[0], 2,
+     "a schema-1 database is migrated to 2 on start")
+t.check("secrets_live" in plan(), "and the index is back")
+t.eq(db.execute("PRAGMA integrity_check").fetchone()[0], "ok",
+     "integrity_check ok after the migration")
 db.close()
 
 # Config errors name file and line; bad secret files refuse to start.

@@ -92,7 +92,11 @@ main(void)
 	    "database is 0600");
 	s = store_get();
 	T_CHECK(s != NULL, "per-thread connection");
-	T_CHECK(exec_count(s, "PRAGMA user_version") == 1, "schema version 1");
+	T_CHECK(exec_count(s, "PRAGMA user_version") == 2, "schema version 2");
+	T_CHECK(exec_count(s, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type = 'index' AND name = 'secrets_live' AND sql LIKE "
+	    "'%WHERE state IN (''pending'', ''filtered'')'") == 1,
+	    "the partial index for wait lookups");
 	T_CHECK(exec_count(s, "PRAGMA synchronous") == 2, "synchronous=FULL");
 	T_CHECK(exec_count(s, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type = 'table' AND sql LIKE '%STRICT'") == 7, "every table STRICT");
