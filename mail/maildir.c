@@ -109,6 +109,7 @@ struct maildir_watch {
 	int		 ifd;		/* inotify */
 	int		 efd;		/* eventfd: wake / stop the thread */
 	int		 stop;		/* under lock */
+	int		 joined;	/* the thread is gone */
 	pthread_t	 th;
 };
 
@@ -599,17 +600,26 @@ box_free(struct mdbox *b)
 }
 
 void
-maildir_watch_free(struct maildir_watch *w)
+maildir_watch_stop(struct maildir_watch *w)
 {
-	struct mdbox *b;
-
-	if (w == NULL)
+	if (w == NULL || w->joined)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->stop = 1;
 	pthread_mutex_unlock(&w->lock);
 	wake(w);
 	pthread_join(w->th, NULL);
+	w->joined = 1;
+}
+
+void
+maildir_watch_free(struct maildir_watch *w)
+{
+	struct mdbox *b;
+
+	if (w == NULL)
+		return;
+	maildir_watch_stop(w);
 	while ((b = w->boxes) != NULL) {
 		w->boxes = b->next;
 		box_free(b);

@@ -20,6 +20,9 @@ struct maildir_watch;
  * the thread cannot be had (the caller goes on without the watch). */
 struct maildir_watch	*maildir_watch_new(maildir_kick_cb cb, void *arg);
 
+/* Stop the thread: no callback runs after this returns; the other
+ * functions still work.  NULL is fine. */
+void			 maildir_watch_stop(struct maildir_watch *);
 /* Stop the thread and drop every watch.  NULL is fine. */
 void			 maildir_watch_free(struct maildir_watch *);
 

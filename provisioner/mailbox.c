@@ -376,10 +376,13 @@ mailbox_stop(struct mailbox *mb)
 
 	if (mb == NULL)
 		return;
-	/* First: its thread calls into mb->imap. */
+	/* The watch's thread calls into mb->imap, and the IMAP workers
+	 * call into the watch (maildir_watch_found): stop the thread, then
+	 * the workers, then free the watch. */
+	maildir_watch_stop(mb->maildir);
+	imap_free(mb->imap);
 	maildir_watch_free(mb->maildir);
 	free(mb->maildir_pat);
-	imap_free(mb->imap);
 	for (i = 0; i < WORKERS; i++)
 		parser_free(mb->parser[i]);
 	if (mb->prov->close != NULL)
