@@ -273,8 +273,9 @@ imap_watch(struct imap *im, const char *address, const char *password,
 	im->w[best].nboxes++;
 	pthread_mutex_unlock(&im->lock);
 	wake(&im->w[best]);
-	log_info("imap: watching %s (worker %d, cursor %u/%u)", address, best,
-	    m->uidvalidity, m->last_uid);
+	log_info("imap: watching %s (worker %d, cursor %u/%u%s)", address,
+	    best, m->uidvalidity, m->last_uid, delay > 0 ?
+	    ", new account: first login in a moment" : "");
 	return 0;
 }
 

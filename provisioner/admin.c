@@ -168,7 +168,7 @@ op_provision(struct session *ss, json_t *req)
 		goto fail;
 	log_info("admin: provisioned agent %s (%s)", name, detail);
 	if (addr)
-		mailbox_watch(d->mailbox, addr, pw, 0, 0);
+		mailbox_watch(d->mailbox, addr, pw, 0, 0, 1);
 	out = json_pack("{s:b, s:s, s:s, s:s?, s:s?, s:o}", "ok", 1, "name",
 	    name, "token", token, "email", addr, "phone", num, "uid",
 	    uid >= 0 ? json_integer(uid) : json_null());
@@ -730,8 +730,9 @@ watch_one(const struct identity_row *r, void *arg)
 		    r->address);
 		return 0;
 	}
+	/* Not fresh: the account is older than this start. */
 	mailbox_watch(d->mailbox, r->address, pw, r->uidvalidity,
-	    r->last_uid);
+	    r->last_uid, 0);
 	secret_free(pw);
 	return 0;
 }

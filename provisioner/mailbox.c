@@ -427,7 +427,7 @@ mailbox_release(struct mailbox *mb, const char *address, const char *ref,
 
 int
 mailbox_watch(struct mailbox *mb, const char *address, const char *password,
-    unsigned long long uidvalidity, unsigned long long last_uid)
+    unsigned long long uidvalidity, unsigned long long last_uid, int fresh)
 {
 	if (mb == NULL || mb->imap == NULL || address == NULL ||
 	    password == NULL)
@@ -435,7 +435,7 @@ mailbox_watch(struct mailbox *mb, const char *address, const char *password,
 	/* Already watched is fine: the running session has the newer
 	 * cursor. */
 	(void)imap_watch(mb->imap, address, password, uidvalidity, last_uid,
-	    mb->newbox_delay > 0 && uidvalidity == 0 ? mb->newbox_delay : 0);
+	    fresh ? mb->newbox_delay : 0);
 	if (mb->maildir != NULL) {
 		char path[PATH_MAX];
 

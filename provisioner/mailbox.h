@@ -35,10 +35,11 @@ int		 mailbox_release(struct mailbox *, const char *address,
 /* Start or stop watching one mailbox.  The cursor is the last committed
  * (uidvalidity, uid); the watcher fetches only UIDs above it, and passes
  * each message's uidvalidity/uid in struct inbound so the cursor advances
- * in the message's own transaction. */
+ * in the message's own transaction.  fresh: the mailbox was just made,
+ * so the first login waits for the server to take the new account in. */
 int		 mailbox_watch(struct mailbox *, const char *address,
 		    const char *password, unsigned long long uidvalidity,
-		    unsigned long long last_uid);
+		    unsigned long long last_uid, int fresh);
 void		 mailbox_unwatch(struct mailbox *, const char *address);
 
 /* Mail is known to have arrived for address: fetch it now rather than

@@ -10,7 +10,9 @@ Checked without timing: a plain IMAP client first shows that this
 Dovecot really sends the keep-alives; then the daemon's debug log (one
 line per UID FETCH, addresses and UIDs only) shows that an idle mailbox
 is not synced while they arrive, the session is the same one (no new
-login), and mail still comes through IDLE afterwards."""
+login), and mail still comes through IDLE afterwards.  Also: only a
+freshly provisioned mailbox waits before its first login, not one that
+was there before a restart."""
 
 import json
 import os
@@ -100,13 +102,17 @@ t.check(r.returncode == 0 and j.get("email"), "provision alice --email",
 token, alice = j.get("token"), j.get("email")
 
 
-def status():
+def status_of(address):
     r = d.admin({"op": "status"})
     for m in ((r.get("channels") or {}).get("email") or {}).get(
             "imap", {}).get("mailboxes", []):
-        if m.get("address") == alice:
+        if m.get("address") == address:
             return m
     return {}
+
+
+def status():
+    return status_of(alice)
 
 
 def syncs():
@@ -137,5 +143,31 @@ t.eq((r.returncode, r.stdout.strip()), (0, "604172"),
      "after the keep-alives, IDLE still brings new mail")
 t.check(syncs() > after, "and that mail was a sync")
 t.check(d.alive(), "the daemon is alive")
+
+
+def watch_lines(address):
+    return [ln for ln in d.log().splitlines()
+            if " imap: watching %s (" % address in ln]
+
+
+# A new account waits a moment before its first login (Dovecot takes a
+# changed passwd-file in only when its mtime reaches a new second); an
+# account that was there before this start does not, even if it never
+# had mail.
+r = d.cli("--json", "provision", "bob", "--email")
+bob = (json.loads(r.stdout) if r.returncode == 0 else {}).get("email")
+t.check(bob and watch_lines(bob) and "new account" in watch_lines(bob)[-1],
+        "a freshly provisioned mailbox waits before its first login",
+        watch_lines(bob or "?"))
+t.check(wait_for(lambda: status_of(bob).get("state") == "idle",
+                 timeout=30), "bob reaches IDLE", status_of(bob))
+d.stop()
+d.start()
+lines = watch_lines(bob)
+t.check(len(lines) >= 2 and "new account" not in lines[-1],
+        "after a restart the never-mailed mailbox logs in at once",
+        lines[-2:])
+t.check(wait_for(lambda: status_of(bob).get("state") == "idle",
+                 timeout=30), "and reaches IDLE again", status_of(bob))
 d.stop()
 t.done()
