@@ -31,8 +31,11 @@
 #define AGAIN_DELAY	5		/* after IMAP_AGAIN from the callback */
 #define IDLE_FAILS_MAX	3		/* then poll instead */
 #define IDLE_LINES_MAX	32		/* read in IDLE per wake-up */
+#define SYNC_PASSES	4		/* listings per sync while mail
+					   keeps coming in */
 
 struct uidinfo {
+	uint32_t	seq;		/* message sequence number */
 	uint32_t	uid;
 	uint32_t	size;
 	long long	date;
@@ -254,6 +257,7 @@ msg_info(struct mailimap_msg_att *ma, struct uidinfo *u)
 	clistiter *it;
 
 	memset(u, 0, sizeof(*u));
+	u->seq = ma->att_number;
 	for (it = clist_begin(ma->att_list); it; it = clist_next(it)) {
 		struct mailimap_msg_att_item *item = clist_content(it);
 		struct mailimap_msg_att_static *s;
@@ -375,12 +379,23 @@ box_sync(struct worker *w, struct mbox *m, char *err, size_t errlen)
 	struct uidinfo *u = NULL;
 	clist *res = NULL;
 	clistiter *it;
+	struct mailimap_selection_info *sel = m->s->imap_selection_info;
+	uint32_t listed;
 	size_t n, i;
-	int r, rc = -1, full;
+	int r, rc = -1, full, passes = 0;
 
 	do {
 		uint32_t start = m->last_uid + 1;
 
+		/*
+		 * Mail that lands after the server made the listing below is
+		 * announced (EXISTS) in the reply to whatever command runs
+		 * then, and never again: IDLE would wait on it until the
+		 * next delivery.  So count only what is announced from here
+		 * on, and list again when it is more than was listed.
+		 */
+		if (sel != NULL)
+			sel->sel_exists = 0;
 		set = mailimap_set_new_interval(start, 0);	/* start:* */
 		ft = mailimap_fetch_type_new_fetch_att_list_empty();
 		mailimap_fetch_type_new_fetch_att_list_add(ft,
@@ -399,12 +414,16 @@ box_sync(struct worker *w, struct mbox *m, char *err, size_t errlen)
 			goto done;
 		}
 		n = 0;
+		listed = 0;
 		u = xreallocarray(NULL, clist_count(res) + 1, sizeof(*u));
 		for (it = clist_begin(res); it; it = clist_next(it)) {
 			/* "N:*" returns the last message even when its UID
-			 * is below N (RFC 3501 6.4.8): drop those. */
-			if (msg_info(clist_content(it), &u[n]) == 0 &&
-			    u[n].uid >= start)
+			 * is below N (RFC 3501 6.4.8): drop those, but the
+			 * highest sequence number is the count listed. */
+			r = msg_info(clist_content(it), &u[n]);
+			if (u[n].seq > listed)
+				listed = u[n].seq;
+			if (r == 0 && u[n].uid >= start)
 				n++;
 		}
 		mailimap_fetch_list_free(res);
@@ -492,7 +511,12 @@ box_sync(struct worker *w, struct mbox *m, char *err, size_t errlen)
 		}
 		free(u);
 		u = NULL;
-	} while (full && !__atomic_load_n(&m->removed, __ATOMIC_RELAXED));
+		m->behind = sel != NULL && sel->sel_exists > listed;
+		if (m->behind)
+			log_debug("imap: %s: %u messages now, %u listed: "
+			    "again", m->address, sel->sel_exists, listed);
+	} while ((full || (m->behind && ++passes < SYNC_PASSES)) &&
+	    !__atomic_load_n(&m->removed, __ATOMIC_RELAXED));
 	m->rescan = 0;
 	rc = 0;
 done:
@@ -660,6 +684,12 @@ imapsess_step(struct worker *w, struct mbox *m, time_t now)
 		m->due = imapsess_mono() + im->conf.poll_interval;
 		return;
 	}
-	if (box_wait(w, m, imapsess_mono(), err, sizeof(err)) == -1)
+	if (box_wait(w, m, imapsess_mono(), err, sizeof(err)) == -1) {
 		box_fail(w, m, err);
+		return;
+	}
+	/* Still more than listed after SYNC_PASSES: a flood, or a server
+	 * that miscounts.  Look again soon, not at once. */
+	if (m->behind && m->state == MB_IDLE)
+		m->due = imapsess_mono() + 1;
 }

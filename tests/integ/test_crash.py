@@ -666,10 +666,10 @@ def phase(label, n_sms, n_email, nkills, poll, live):
 #    agents drain at the end: every acknowledged message exactly once.
 # 2: the polling fallback races the webhook for the same MessageSid (and
 #    re-reads phase 1's messages), and the agents wait all along.
-# First one email to each mailbox: a mailbox that never had mail is
-# logged into only ~2 s after each start (Dovecot may not know a brand-new
-# user yet), which would keep the IMAP watchers out of every short run
-# between kills.
+# First one email to each mailbox, with no kill: the freshly provisioned
+# mailboxes wait ~2 s before their first login (Dovecot may not know a
+# brand-new user yet), and each watcher should be known to work before
+# the kills start.
 for name in AGENTS:
     addr = agents[name]["email"]
     warm = {"code": "%06d" % rng.randrange(100000, 1000000), "agent": name,
