@@ -367,8 +367,9 @@ fetch_body(struct worker *w, struct mbox *m, uint32_t uid, clist **res,
 
 /*
  * Hand every message above the cursor to the callback, in UID order.
- * 0 when done, 1 when the callback asked to retry later, -1 on a
- * session error (err set).
+ * 0 when done, 1 when the callback asked to retry later, 2 when done but
+ * the server still counts more mail than it listed, -1 on a session
+ * error (err set).
  */
 static int
 box_sync(struct worker *w, struct mbox *m, char *err, size_t errlen)
@@ -382,7 +383,7 @@ box_sync(struct worker *w, struct mbox *m, char *err, size_t errlen)
 	struct mailimap_selection_info *sel = m->s->imap_selection_info;
 	uint32_t listed;
 	size_t n, i;
-	int r, rc = -1, full, passes = 0;
+	int r, rc = -1, full, behind = 0, passes = 0;
 
 	do {
 		uint32_t start = m->last_uid + 1;
@@ -511,14 +512,14 @@ box_sync(struct worker *w, struct mbox *m, char *err, size_t errlen)
 		}
 		free(u);
 		u = NULL;
-		m->behind = sel != NULL && sel->sel_exists > listed;
-		if (m->behind)
+		behind = sel != NULL && sel->sel_exists > listed;
+		if (behind)
 			log_debug("imap: %s: %u messages now, %u listed: "
 			    "again", m->address, sel->sel_exists, listed);
-	} while ((full || (m->behind && ++passes < SYNC_PASSES)) &&
+	} while ((full || (behind && ++passes < SYNC_PASSES)) &&
 	    !__atomic_load_n(&m->removed, __ATOMIC_RELAXED));
 	m->rescan = 0;
-	rc = 0;
+	rc = behind ? 2 : 0;
 done:
 	if (res != NULL)
 		mailimap_fetch_list_free(res);
@@ -690,6 +691,6 @@ imapsess_step(struct worker *w, struct mbox *m, time_t now)
 	}
 	/* Still more than listed after SYNC_PASSES: a flood, or a server
 	 * that miscounts.  Look again soon, not at once. */
-	if (m->behind && m->state == MB_IDLE)
+	if (r == 2 && m->state == MB_IDLE)
 		m->due = imapsess_mono() + 1;
 }

@@ -46,8 +46,6 @@ struct mbox {
 	int		 readable;	/* IDLE: fd readable / data buffered,
 					   not read yet */
 	int		 rescan;	/* UIDVALIDITY changed */
-	int		 behind;	/* the server counted mail the last
-					   sync did not list: sync again */
 	int		 backoff;
 	time_t		 due;		/* monotonic: next action */
 

@@ -148,10 +148,7 @@ t.check(st1.get("state") == "idle" and st1.get("logins") ==
         "the same IDLE session throughout (no new login, no error)",
         (st0, st1))
 
-dv.deliver(alice, "From: Example <noreply@service.example>\r\n"
-           "To: %s\r\nSubject: Your code\r\n"
-           "Message-ID: <idle.1@service.example>\r\n\r\n"
-           "Your verification code is 604172.\r\n" % alice)
+dv.deliver(alice, mail("604172", "idle.1"))
 r = d.cli("wait", "--kind", "code", "--timeout", "30", token=token,
           timeout=60)
 t.eq((r.returncode, r.stdout.strip()), (0, "604172"),
